@@ -1,0 +1,197 @@
+"""ParallelLIFSNN: K parallel LIF subnetworks sharing one input, feeding one linear readout.
+
+Subnetwork ``k`` has ``depth`` LIF layers of ``width`` neurons. Layer ``l`` of every subnetwork is
+one weight tensor ``[K, fan_in, width]``, so all subnetworks run in one batched matmul per layer
+(no Python loop over subnetworks). Each layer's input currents are computed for all timesteps at
+once, then the LIF recurrence (``snn/lif.py``) runs over time. The readout sees the last hidden
+layer's spikes of all subnetworks, flattened to ``K * width`` features.
+
+This is the paper's parallel LIF-SNN: the convex method freezes the hidden layers ("witnesses"),
+reads the last hidden layer's spikes as a dictionary and solves for the readout.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from spikeopt.snn.lif import LIFState, as_neuron_tensor, check_reset, lif_rollout
+from spikeopt.snn.surrogate import surrogate as lookup_surrogate
+
+READOUTS = ("final", "per_step")
+SPIKE_MODES = ("hard", "smooth")
+
+NetworkState = tuple[LIFState, ...]
+
+
+def _positive_int(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+class ParallelLIFSNN(nn.Module):
+    """``K`` parallel LIF subnetworks of ``depth`` x ``width`` neurons and a linear readout.
+
+    ``forward(x [T, B, in_features], state=None) -> (out, state)``: ``out`` is ``[B, out_features]``
+    for ``readout="final"`` (the readout at the last step) and ``[T, B, out_features]`` for
+    ``readout="per_step"``. ``beta`` and ``threshold`` are scalars or per-neuron tensors of shape
+    ``[depth, K, width]`` (or broadcastable to it); they are buffers, not trained.
+    ``spike_mode="smooth"`` replaces the spike by the surrogate's smooth step in the forward pass.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        subnetworks: int,
+        width: int,
+        depth: int = 1,
+        beta: Tensor | float = 0.9,
+        threshold: Tensor | float = 1.0,
+        readout: str = "final",
+        reset_mechanism: str = "subtract",
+        surrogate: str = "atan",
+        slope: float | None = None,
+        detach_reset: bool = True,
+        init_scale: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_features = _positive_int(in_features, "in_features")
+        self.out_features = _positive_int(out_features, "out_features")
+        self.subnetworks = _positive_int(subnetworks, "subnetworks")
+        self.width = _positive_int(width, "width")
+        self.depth = _positive_int(depth, "depth")
+        if readout not in READOUTS:
+            raise ValueError(f"unknown readout {readout!r}; valid: {', '.join(READOUTS)}")
+        self.readout = readout
+        self.reset_mechanism = check_reset(reset_mechanism)
+        self.surrogate = lookup_surrogate(surrogate, slope)
+        self.detach_reset = detach_reset
+        self.spike_mode = "hard"
+        shape = (self.depth, self.subnetworks, self.width)
+        try:
+            beta_t = as_neuron_tensor(beta, "beta", 0.0, 1.0).expand(shape).clone()
+            thr_t = as_neuron_tensor(threshold, "threshold", 0.0).expand(shape).clone()
+        except RuntimeError as err:
+            raise ValueError(f"beta and threshold must be scalars or broadcastable to {shape}: {err}") from None
+        if (thr_t <= 0).any():
+            raise ValueError("threshold must be > 0")
+        self.register_buffer("beta", beta_t)
+        self.register_buffer("threshold", thr_t)
+        fan_ins = [self.in_features] + [self.width] * (self.depth - 1)
+        self.weights = nn.ParameterList(
+            [nn.Parameter(torch.empty(self.subnetworks, f, self.width)) for f in fan_ins]
+        )
+        self.biases = nn.ParameterList(
+            [nn.Parameter(torch.empty(self.subnetworks, self.width)) for _ in fan_ins]
+        )
+        self.output = nn.Linear(self.subnetworks * self.width, self.out_features)
+        self.reset_parameters(init_scale, seed)
+
+    # ----------------------------------------------------------------- set-up
+    def reset_parameters(self, init_scale: float = 1.0, seed: int | None = None) -> None:
+        """Gaussian hidden weights and biases ``N(0, init_scale^2 / fan_in)``; readout like ``nn.Linear``."""
+        if not (math.isfinite(init_scale) and init_scale > 0):
+            raise ValueError(f"init_scale must be a finite number > 0, got {init_scale}")
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        with torch.no_grad():
+            for w, b in zip(self.weights, self.biases):
+                std = init_scale / math.sqrt(w.shape[1])
+                w.copy_(torch.randn(w.shape, generator=gen) * std)
+                b.copy_(torch.randn(b.shape, generator=gen) * std)
+            bound = 1.0 / math.sqrt(self.output.in_features)
+            self.output.weight.copy_((torch.rand(self.output.weight.shape, generator=gen) * 2 - 1) * bound)
+            self.output.bias.copy_((torch.rand(self.output.bias.shape, generator=gen) * 2 - 1) * bound)
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (beta/threshold are restored from the saved buffers)."""
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "subnetworks": self.subnetworks,
+            "width": self.width,
+            "depth": self.depth,
+            "readout": self.readout,
+            "reset_mechanism": self.reset_mechanism,
+            "surrogate": self.surrogate.name,
+            "slope": self.surrogate.slope,
+            "detach_reset": self.detach_reset,
+        }
+
+    def hidden_parameters(self) -> list[nn.Parameter]:
+        return [*self.weights, *self.biases]
+
+    # ---------------------------------------------------------------- running
+    def _spike_fn(self):
+        return self.surrogate.smooth if self.spike_mode == "smooth" else self.surrogate.spike
+
+    def check_input(self, x: Tensor) -> None:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"input must be a torch.Tensor, got {type(x).__name__}")
+        if x.dim() != 3 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"input must be time-major [T, B, {self.in_features}], got shape {tuple(x.shape)}"
+            )
+        if not x.is_floating_point():
+            raise TypeError(f"input must be a floating tensor, got {x.dtype}")
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(f"input has an empty time or batch axis: shape {tuple(x.shape)}")
+        if not torch.isfinite(x).all():
+            raise ValueError("input contains NaN or inf")
+
+    def layer_currents(self, layer: int, inputs: Tensor) -> Tensor:
+        """Input currents of ``layer`` for all steps: ``[T, B, F]`` or ``[T, B, K, m]`` -> ``[T, B, K, m]``."""
+        w, b = self.weights[layer], self.biases[layer]
+        if layer == 0:
+            t, bsz, f = inputs.shape
+            cur = (inputs.reshape(t * bsz, f) @ w.permute(1, 0, 2).reshape(f, -1)).reshape(t, bsz, *b.shape)
+        else:
+            cur = torch.einsum("tbkm,kmn->tbkn", inputs, w)
+        return cur + b
+
+    def hidden(self, x: Tensor, state: NetworkState | None = None) -> tuple[Tensor, NetworkState]:
+        """The last hidden layer's spikes ``[T, B, K, width]`` and the new state of every layer."""
+        self.check_input(x)
+        spike_fn = self._spike_fn()
+        states: list[LIFState] = []
+        h = x
+        for layer in range(self.depth):
+            cur = self.layer_currents(layer, h)
+            h, _, st = lif_rollout(
+                cur, self.beta[layer], self.threshold[layer], self.reset_mechanism, spike_fn,
+                self.detach_reset, None if state is None else state[layer],
+            )
+            states.append(st)
+        return h, tuple(states)
+
+    def read(self, spikes: Tensor) -> Tensor:
+        """The linear readout of hidden spikes ``[..., K, width] -> [..., out_features]``."""
+        return self.output(spikes.flatten(-2))
+
+    def forward(self, x: Tensor, state: NetworkState | None = None) -> tuple[Tensor, NetworkState]:
+        h, state = self.hidden(x, state)
+        if self.readout == "final":
+            return self.read(h[-1]), state
+        return self.read(h), state
+
+    def step(self, x_t: Tensor, state: NetworkState | None = None) -> tuple[Tensor, NetworkState]:
+        """One timestep ``x_t [B, in_features] -> out_t [B, out_features]`` (for autoregressive rollout)."""
+        if not isinstance(x_t, Tensor) or x_t.dim() != 2:
+            raise ValueError(f"step expects one timestep [B, {self.in_features}], got {getattr(x_t, 'shape', x_t)}")
+        h, state = self.hidden(x_t.unsqueeze(0), state)
+        return self.read(h[0]), state
+
+    @torch.no_grad()
+    def hidden_spikes(self, x: Tensor) -> Tensor:
+        """Hard spikes of the last hidden layer ``[T, B, K, width]`` (what the convex method reads)."""
+        mode, self.spike_mode = self.spike_mode, "hard"
+        try:
+            return self.hidden(x)[0]
+        finally:
+            self.spike_mode = mode
+
