@@ -1,0 +1,434 @@
+"""Event-camera classification tasks: the built-in ``event-digits`` and the real N-MNIST and DVS Gesture.
+
+All three bin each sample into ``steps`` frames over its duration (see `binning`), optionally
+sum ``downsample x downsample`` pixel blocks, and feed the flattened frames as inputs:
+``x [T, N, 2*H*W]`` float32 (polarity-major: the OFF frame, then the ON frame), with
+
+    x = min(count, clip) / clip       (in [0, 1]; the default clip = 1 gives binary spike inputs)
+
+where ``count`` is the number of events of one polarity in one (downsampled) pixel and time bin.
+Targets are ``y [N, 1]`` int64 class labels, read out once at the end (``readout = "final"``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+import torch
+
+from spikeopt.tasks.base import Head, SequenceData, SequenceModel, Task, evaluate_classification
+from spikeopt.tasks.events.binning import denoise_samples, downsampled_size, samples_to_frames
+from spikeopt.tasks.events.format import EventSamples
+from spikeopt.tasks.events.readers import (
+    DVS_GESTURE_CLASSES,
+    DVS_GESTURE_SENSOR,
+    NMNIST_CLASSES,
+    NMNIST_SENSOR,
+    TIME_UNITS,
+    dvs_gesture_index,
+    load_dvs_gesture,
+    load_nmnist,
+    nmnist_index,
+)
+from spikeopt.tasks.events.simulate import EventDigitsConfig, load_event_digits
+
+# real data sets are read, denoised and binned a chunk of files at a time, to bound memory
+_NMNIST_FILES_PER_CHUNK = 1024  # ~4k events per file
+_DVS_FILES_PER_CHUNK = 16  # ~10^5-10^6 events per file
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _check_int(task: str, key: str, value: object, minimum: int, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if not _is_int(value) or value < minimum:  # type: ignore[operator]
+        extra = " or None" if optional else ""
+        raise ValueError(f"{task} option {key} must be an integer >= {minimum}{extra}, got {value!r}")
+
+
+def _check_number(task: str, key: str, value: object, low: float, high: float | None = None, *, open_low=False) -> None:
+    ok = _is_number(value) and math.isfinite(value)  # type: ignore[arg-type]
+    if ok:
+        ok = value > low if open_low else value >= low  # type: ignore[operator]
+        if high is not None:
+            ok = ok and value < high  # type: ignore[operator]
+    if not ok:
+        bound = f"> {low}" if open_low else f">= {low}"
+        bound += f" and < {high}" if high is not None else ""
+        raise ValueError(f"{task} option {key} must be a number {bound}, got {value!r}")
+
+
+def stratified_split(
+    labels: np.ndarray, fractions: tuple[float, ...], rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Split sample indices per class: part ``k`` gets ``round(fractions[k] * class size)`` of every
+    class, the first part the rest. Each part is shuffled."""
+    labels = np.asarray(labels)
+    parts: list[list[np.ndarray]] = [[] for _ in range(len(fractions) + 1)]
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        start = 0
+        sizes = [int(round(f * idx.size)) for f in fractions]
+        for k, size in enumerate(sizes, start=1):
+            parts[k].append(idx[start : start + size])
+            start += size
+        parts[0].append(idx[start:])
+    return [rng.permutation(np.concatenate(p)) if p else np.zeros(0, dtype=np.int64) for p in parts]
+
+
+def _frames_to_inputs(frames: np.ndarray, clip: float) -> np.ndarray:
+    """``[N, T, 2, H, W]`` counts -> ``[N, T, 2*H*W]`` float32 ``min(count, clip) / clip``."""
+    n, steps = frames.shape[:2]
+    out = np.minimum(frames.reshape(n, steps, -1), np.float32(clip))
+    out *= np.float32(1.0 / clip)
+    return out
+
+
+def _to_split(inputs: np.ndarray, labels: np.ndarray, what: str) -> SequenceData:
+    if inputs.shape[0] == 0:
+        raise ValueError(f"the {what} split is empty; give it more samples (check the fractions and limits)")
+    x = torch.from_numpy(np.ascontiguousarray(inputs.transpose(1, 0, 2)))
+    y = torch.from_numpy(np.asarray(labels, dtype=np.int64)).reshape(-1, 1)
+    return SequenceData(x, y)
+
+
+def _inputs_from_files(
+    load: Callable[[np.ndarray], EventSamples],
+    index: np.ndarray,
+    *,
+    steps: int,
+    downsample: int,
+    clip: float,
+    denoise_us: float,
+    duration_us: float | None = None,
+    chunk: int = _NMNIST_FILES_PER_CHUNK,
+) -> np.ndarray:
+    """Read the files ``index`` a chunk at a time, denoise, bin and scale: ``[N, T, F]`` float32."""
+    parts = []
+    for start in range(0, index.size, chunk):
+        samples = load(index[start : start + chunk])
+        if denoise_us > 0:
+            samples = denoise_samples(samples, denoise_us)
+        frames = samples_to_frames(samples, n_bins=steps, duration_us=duration_us, downsample=downsample)
+        parts.append(_frames_to_inputs(frames, clip))
+    if not parts:
+        return np.zeros((0, steps, 0), dtype=np.float32)
+    return np.concatenate(parts, axis=0)
+
+
+def _limit(index: np.ndarray, n: int | None) -> np.ndarray:
+    return index if n is None else index[:n]
+
+
+class _EventClassification(Task):
+    """Shared parts of the event-camera classification tasks (not a task itself)."""
+
+    readout: ClassVar[str] = "final"
+    n_classes: ClassVar[int]
+    sensor: ClassVar[tuple[int, int]]
+
+    downsample: int
+    steps: int
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """``(H, W)`` of one (downsampled) frame."""
+        return downsampled_size(*self.sensor, self.downsample)
+
+    @property
+    def in_features(self) -> int:
+        h, w = self.frame_size
+        return 2 * h * w
+
+    @property
+    def heads(self) -> tuple[Head, ...]:
+        return (Head("class", self.n_classes),)
+
+    def evaluate(self, model: SequenceModel, data: SequenceData, batch_size: int = 1024) -> dict[str, float]:
+        """Classification accuracy of the final-step logits (shapes checked, model in eval mode)."""
+        return evaluate_classification(self, model, data, batch_size)
+
+
+# -------------------------------------------------------------------------------------- event-digits
+
+
+@dataclass
+class EventDigits(_EventClassification):
+    """Simulated N-MNIST-style recordings of scikit-learn's 1797 bundled 8x8 digits (10 classes).
+
+    Each digit is upsampled into a ``size x size`` sensor and moved along N-MNIST's three saccades
+    (triangle path, ``saccade_ms`` each); an event-camera model with contrast threshold
+    ``contrast`` turns the log-intensity changes into ON/OFF events (see `simulate`). Nothing is
+    downloaded; the simulated events are cached on disk (``cache_dir``, ``$SPIKEOPT_CACHE`` or
+    ``~/.cache/spikeopt``) keyed by the simulation options. Each sample's events are binned into
+    ``steps`` frames over its duration; inputs as in the module docstring.
+
+    Splits are stratified by class and seeded: ``test_fraction`` and ``val_fraction`` of the digits,
+    the rest (at most ``n_train``) for training.
+    """
+
+    name: ClassVar[str] = "event-digits"
+    description: ClassVar[str] = "Built-in N-MNIST-style event digits simulated from scikit-learn's digits."
+    n_classes: ClassVar[int] = 10
+
+    steps: int = field(default=10, metadata={"help": "time bins T over each sample's ~300 ms"})
+    size: int = field(default=16, metadata={"help": "sensor side in pixels (digits upsampled from 8x8)"})
+    downsample: int = field(default=1, metadata={"help": "sum downsample x downsample pixel blocks"})
+    clip: float = field(default=1.0, metadata={"help": "inputs are min(count, clip) / clip (1 = binary spikes)"})
+    n_train: int | None = field(default=None, metadata={"help": "at most this many training samples (None: all)"})
+    val_fraction: float = field(default=0.1, metadata={"help": "fraction of the digits for validation"})
+    test_fraction: float = field(default=0.2, metadata={"help": "fraction of the digits for testing"})
+    contrast: float = field(default=0.2, metadata={"help": "event-camera contrast threshold (log intensity)"})
+    saccade_ms: float = field(default=100.0, metadata={"help": "duration of each of the three saccades (ms)"})
+    noise_hz: float = field(default=0.0, metadata={"help": "background noise events per pixel per second"})
+    data_seed: int = field(default=0, metadata={"help": "seed of the event simulation (not of the splits)"})
+    cache_dir: str | None = field(
+        default=None,
+        metadata={"help": "cache folder (default $SPIKEOPT_CACHE/event-digits, else ~/.cache/spikeopt/event-digits)"},
+    )
+
+    def __post_init__(self) -> None:
+        task = self.name
+        _check_int(task, "steps", self.steps, 1)
+        _check_int(task, "size", self.size, 8)
+        _check_int(task, "downsample", self.downsample, 1)
+        _check_int(task, "n_train", self.n_train, 1, optional=True)
+        _check_int(task, "data_seed", self.data_seed, 0)
+        _check_number(task, "clip", self.clip, 0.0, open_low=True)
+        _check_number(task, "val_fraction", self.val_fraction, 0.0, 1.0, open_low=True)
+        _check_number(task, "test_fraction", self.test_fraction, 0.0, 1.0, open_low=True)
+        if self.val_fraction + self.test_fraction >= 1.0:
+            total = self.val_fraction + self.test_fraction
+            raise ValueError(f"{task} options val_fraction + test_fraction must be < 1, got {total}")
+        _check_number(task, "contrast", self.contrast, 0.0, open_low=True)
+        _check_number(task, "saccade_ms", self.saccade_ms, 0.0, open_low=True)
+        _check_number(task, "noise_hz", self.noise_hz, 0.0)
+        if self.cache_dir is not None and not isinstance(self.cache_dir, str):
+            self.cache_dir = str(self.cache_dir)
+
+    @property
+    def sensor(self) -> tuple[int, int]:  # type: ignore[override]
+        return (self.size, self.size)
+
+    def simulation_config(self) -> EventDigitsConfig:
+        """The parameters of the simulated data set (its cache key)."""
+        return EventDigitsConfig(
+            size=self.size,
+            contrast=float(self.contrast),
+            saccade_ms=float(self.saccade_ms),
+            noise_hz=float(self.noise_hz),
+            seed=int(self.data_seed),
+        )
+
+    def events(self) -> EventSamples:
+        """The simulated event samples (from the cache when possible)."""
+        return load_event_digits(self.simulation_config(), cache_dir=self.cache_dir)
+
+    def splits(self, seed: int) -> dict[str, SequenceData]:
+        samples = self.events()
+        frames = samples_to_frames(samples, n_bins=self.steps, downsample=self.downsample)
+        inputs = _frames_to_inputs(frames, self.clip)
+        rng = np.random.default_rng([int(seed), 0xE7])
+        train, val, test = stratified_split(samples.labels, (self.val_fraction, self.test_fraction), rng)
+        train = _limit(train, self.n_train)
+        return {
+            name: _to_split(inputs[idx], samples.labels[idx], name)
+            for name, idx in (("train", train), ("val", val), ("test", test))
+        }
+
+
+# --------------------------------------------------------------------------------------------- N-MNIST
+
+
+@dataclass
+class NMnist(_EventClassification):
+    """N-MNIST (Orchard et al. 2015): MNIST digits recorded by a moving ATIS camera, 34x34, 10 classes.
+
+    Reads the ``.bin`` files under ``data_dir`` (``Train/<digit>/*.bin``, ``Test/<digit>/*.bin``;
+    see `readers`); nothing is downloaded. Each sample (~300 ms) is binned into ``steps`` frames
+    over its duration, after optional denoising (``denoise_us``) and with ``downsample`` (2 gives
+    17x17 frames, 578 inputs). ``val`` is a seeded stratified ``val_fraction`` of the training
+    files; ``n_train``/``n_test`` limit the splits to seeded random subsets (the test subset does
+    not depend on the seed).
+    """
+
+    name: ClassVar[str] = "nmnist"
+    description: ClassVar[str] = "N-MNIST event-camera digits read from a local folder (34x34, 10 classes)."
+    n_classes: ClassVar[int] = NMNIST_CLASSES
+    sensor: ClassVar[tuple[int, int]] = NMNIST_SENSOR
+
+    data_dir: str | None = field(
+        default=None, metadata={"help": "folder holding Train/<digit>/*.bin and Test/<digit>/*.bin (required)"}
+    )
+    steps: int = field(default=10, metadata={"help": "time bins T over each sample's duration"})
+    downsample: int = field(default=2, metadata={"help": "sum downsample x downsample pixel blocks (2: 17x17)"})
+    denoise_us: float = field(
+        default=0.0, metadata={"help": "drop events without an 8-neighbour event in the last denoise_us us (0: off)"}
+    )
+    clip: float = field(default=1.0, metadata={"help": "inputs are min(count, clip) / clip (1 = binary spikes)"})
+    n_train: int | None = field(default=None, metadata={"help": "at most this many training samples (None: all)"})
+    n_test: int | None = field(default=None, metadata={"help": "at most this many test samples (None: all 10000)"})
+    val_fraction: float = field(default=0.1, metadata={"help": "fraction of the training files held out for val"})
+
+    def __post_init__(self) -> None:
+        _check_common(self, "n_train", "n_test")
+
+    def splits(self, seed: int) -> dict[str, SequenceData]:
+        data_dir = _need_data_dir(self)
+        paths, labels = nmnist_index(data_dir, "train")
+        test_paths, test_labels = nmnist_index(data_dir, "test")
+        train, val, test = _real_split_indices(self, seed, labels, test_labels)
+
+        def loader(split: str) -> Callable[[np.ndarray], EventSamples]:
+            return lambda idx: load_nmnist(data_dir, split, index=idx)
+
+        return _real_splits(self, loader, train, val, test, labels, test_labels)
+
+
+# ----------------------------------------------------------------------------------------- DVS Gesture
+
+
+@dataclass
+class DvsGesture(_EventClassification):
+    """IBM DVS Gesture: 11 hand gestures recorded with a 128x128 DVS, read from ``.npy`` samples.
+
+    Accepts ``data_dir/train/<label>/*.npy`` + ``data_dir/test/<label>/*.npy`` or Tonic's
+    ``ibmGestureTrain``/``ibmGestureTest`` folders (see `readers` for both layouts and their time
+    units); nothing is downloaded. Each sample (its first ``duration_ms`` if given, else all of it)
+    is binned into ``steps`` frames, after optional denoising and with ``downsample`` (4 gives
+    32x32 frames, 2048 inputs). Splits as for ``nmnist``.
+    """
+
+    name: ClassVar[str] = "dvs-gesture"
+    description: ClassVar[str] = "IBM DVS Gesture read from local .npy samples (128x128, 11 classes)."
+    n_classes: ClassVar[int] = DVS_GESTURE_CLASSES
+    sensor: ClassVar[tuple[int, int]] = DVS_GESTURE_SENSOR
+
+    data_dir: str | None = field(
+        default=None,
+        metadata={"help": "folder with train/<label>/*.npy + test/<label>/*.npy, or Tonic's ibmGesture* (required)"},
+    )
+    steps: int = field(default=16, metadata={"help": "time bins T over each sample (or its first duration_ms)"})
+    downsample: int = field(default=4, metadata={"help": "sum downsample x downsample pixel blocks (4: 32x32)"})
+    duration_ms: float | None = field(
+        default=None, metadata={"help": "bin only the first duration_ms of each sample (None: the whole sample)"}
+    )
+    denoise_us: float = field(
+        default=0.0, metadata={"help": "drop events without an 8-neighbour event in the last denoise_us us (0: off)"}
+    )
+    clip: float = field(default=1.0, metadata={"help": "inputs are min(count, clip) / clip (1 = binary spikes)"})
+    time_unit: str | None = field(
+        default=None, metadata={"help": "unit of the files' timestamps: us, ms or s (None: the layout's default)"}
+    )
+    n_train: int | None = field(default=None, metadata={"help": "at most this many training samples (None: all)"})
+    n_test: int | None = field(default=None, metadata={"help": "at most this many test samples (None: all)"})
+    val_fraction: float = field(default=0.1, metadata={"help": "fraction of the training files held out for val"})
+
+    def __post_init__(self) -> None:
+        _check_common(self, "n_train", "n_test")
+        if self.duration_ms is not None:
+            _check_number(self.name, "duration_ms", self.duration_ms, 0.0, open_low=True)
+        if self.time_unit is not None and self.time_unit not in TIME_UNITS:
+            raise ValueError(
+                f"{self.name} option time_unit must be one of {sorted(TIME_UNITS)} or None, got {self.time_unit!r}"
+            )
+
+    def splits(self, seed: int) -> dict[str, SequenceData]:
+        data_dir = _need_data_dir(self)
+        _, labels, _ = dvs_gesture_index(data_dir, "train")
+        _, test_labels, _ = dvs_gesture_index(data_dir, "test")
+        train, val, test = _real_split_indices(self, seed, labels, test_labels)
+
+        def loader(split: str) -> Callable[[np.ndarray], EventSamples]:
+            return lambda idx: load_dvs_gesture(data_dir, split, index=idx, time_unit=self.time_unit)
+
+        duration = None if self.duration_ms is None else float(self.duration_ms) * 1000.0
+        return _real_splits(
+            self, loader, train, val, test, labels, test_labels, duration_us=duration, chunk=_DVS_FILES_PER_CHUNK
+        )
+
+
+# ------------------------------------------------------------------------------ real-data split logic
+
+
+def _check_common(task: Any, *limits: str) -> None:
+    name = task.name
+    _check_int(name, "steps", task.steps, 1)
+    _check_int(name, "downsample", task.downsample, 1)
+    for key in limits:
+        _check_int(name, key, getattr(task, key), 1, optional=True)
+    _check_number(name, "denoise_us", task.denoise_us, 0.0)
+    _check_number(name, "clip", task.clip, 0.0, open_low=True)
+    _check_number(name, "val_fraction", task.val_fraction, 0.0, 1.0, open_low=True)
+    if task.data_dir is not None and not isinstance(task.data_dir, str):
+        task.data_dir = str(task.data_dir)
+
+
+def _need_data_dir(task: Any) -> str:
+    if not task.data_dir:
+        raise ValueError(
+            f"task {task.name!r} reads a local copy of the data set and needs the option data_dir "
+            "(nothing is downloaded); see spikeopt.tasks.events.readers for the folder layout"
+        )
+    return task.data_dir
+
+
+def _real_split_indices(
+    task: Any, seed: int, labels: np.ndarray, test_labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng([int(seed), 0xE8])
+    train, val = stratified_split(labels, (task.val_fraction,), rng)
+    if task.n_train is not None and task.n_train < train.size:
+        # keep the validation split in proportion to the limited training split
+        n_val = max(1, int(round(task.n_train * task.val_fraction / (1.0 - task.val_fraction))))
+        train, val = train[: task.n_train], val[:n_val]
+    test = np.arange(test_labels.size)
+    if task.n_test is not None and task.n_test < test.size:
+        test = np.random.default_rng(0xE9).permutation(test.size)[: task.n_test]
+    return train, val, test
+
+
+def _real_splits(
+    task: Any,
+    loader: Callable[[str], Callable[[np.ndarray], EventSamples]],
+    train: np.ndarray,
+    val: np.ndarray,
+    test: np.ndarray,
+    labels: np.ndarray,
+    test_labels: np.ndarray,
+    duration_us: float | None = None,
+    chunk: int = _NMNIST_FILES_PER_CHUNK,
+) -> dict[str, SequenceData]:
+    opts = dict(
+        chunk=chunk,
+        steps=task.steps,
+        downsample=task.downsample,
+        clip=float(task.clip),
+        denoise_us=float(task.denoise_us),
+        duration_us=duration_us,
+    )
+    out = {}
+    for name, split, idx, lab in (
+        ("train", "train", train, labels),
+        ("val", "train", val, labels),
+        ("test", "test", test, test_labels),
+    ):
+        inputs = _inputs_from_files(loader(split), idx, **opts)  # type: ignore[arg-type]
+        out[name] = _to_split(inputs, lab[idx], name)
+    return out
+
+
+__all__ = ["DvsGesture", "EventDigits", "NMnist", "stratified_split"]
