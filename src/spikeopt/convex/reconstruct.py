@@ -1,0 +1,79 @@
+"""Rebuild a runnable ParallelLIFSNN from a convex solution (the paper's Section 3.4 / E.3).
+
+Every active atom carries its witness ``(k, j)``: last-layer neuron ``j`` of witness subnetwork
+``k``. The rebuilt network holds one subnetwork per witness subnetwork that any active atom comes
+from (``merge=True``; atoms of the same subnetwork share it, which changes no spike) or one per
+active atom (``merge=False``, the paper's literal construction). Its readout weights are the solved
+coefficients on the atoms' neurons and zero elsewhere, so on the training inputs its output equals
+``D @ coef + intercept``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from spikeopt.convex.dictionary import SpikeDictionary
+from spikeopt.snn.network import ParallelLIFSNN
+
+
+@dataclass(frozen=True)
+class ReconstructionReport:
+    active_atoms: int
+    subnetworks: int
+    caratheodory_bound: int
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def reconstruct(
+    witnesses: ParallelLIFSNN,
+    dictionary: SpikeDictionary,
+    coef: np.ndarray,
+    intercept: np.ndarray | None,
+    readout: str,
+    merge: bool = True,
+) -> tuple[ParallelLIFSNN, ReconstructionReport]:
+    """A network computing the convex predictor, and how many subnetworks it needed.
+
+    The Caratheodory bound is ``rows * outputs + 1``: the paper's bound on the number of atoms an
+    optimal solution needs (``n + 1`` for a scalar output).
+    """
+    coef = np.asarray(coef, dtype=np.float64)
+    if coef.ndim == 1:
+        coef = coef[:, None]
+    if coef.shape[0] != dictionary.n_atoms:
+        raise ValueError(f"coef has {coef.shape[0]} rows but the dictionary has {dictionary.n_atoms} atoms")
+    outputs = coef.shape[1]
+    intercept = np.zeros(outputs) if intercept is None else np.asarray(intercept, dtype=np.float64).reshape(outputs)
+    active = np.flatnonzero(np.abs(coef).sum(axis=1) > 0)
+    src = dictionary.source[active]
+    if merge:
+        subnets, slot = np.unique(src[:, 0], return_inverse=True)
+    else:
+        subnets, slot = src[:, 0], np.arange(len(active))
+    if len(subnets) == 0:  # everything regularised away: one silent-readout subnetwork
+        subnets, slot = np.array([0]), np.array([], dtype=np.int64)
+    idx = torch.as_tensor(subnets, dtype=torch.long)
+    config = witnesses.config()
+    config.update(out_features=outputs, subnetworks=len(subnets), readout=readout)
+    net = ParallelLIFSNN(
+        beta=witnesses.beta[:, idx], threshold=witnesses.threshold[:, idx], **config
+    ).to(dtype=witnesses.weights[0].dtype)
+    with torch.no_grad():
+        for new_w, new_b, old_w, old_b in zip(net.weights, net.biases, witnesses.weights, witnesses.biases):
+            new_w.copy_(old_w[idx])
+            new_b.copy_(old_b[idx])
+        weight = torch.zeros(outputs, len(subnets), witnesses.width, dtype=torch.float64)
+        weight[:, torch.as_tensor(slot), torch.as_tensor(src[:, 1])] = torch.as_tensor(coef[active]).T
+        net.output.weight.copy_(weight.reshape(outputs, -1))
+        net.output.bias.copy_(torch.as_tensor(intercept))
+    report = ReconstructionReport(
+        active_atoms=len(active),
+        subnetworks=len(subnets) if len(active) else 0,
+        caratheodory_bound=dictionary.atoms.shape[0] * outputs + 1,
+    )
+    return net.eval(), report

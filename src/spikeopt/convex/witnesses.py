@@ -1,0 +1,56 @@
+"""Witnesses: the frozen hidden LIF dynamics that generate a spike dictionary.
+
+A witness is everything below the readout of a ``ParallelLIFSNN``: every layer's input weights
+and biases, ``beta`` and ``threshold``. We keep witnesses *as a network* (its readout unused), so
+rolling data through them is an ordinary forward pass and reconstruction is a slice of it. The same
+witness is reused at every timestep (it is the network's weight, tied over time).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from spikeopt.snn.config import ModelConfig
+from spikeopt.snn.network import ParallelLIFSNN
+
+
+def _draw(shape: tuple[int, ...], low_high: tuple[float, float], gen: torch.Generator, name: str) -> torch.Tensor:
+    low, high = low_high
+    if not low <= high:
+        raise ValueError(f"{name} range must have low <= high, got {low_high}")
+    return low + (high - low) * torch.rand(shape, generator=gen)
+
+
+def gaussian_witnesses(
+    in_features: int,
+    model: ModelConfig,
+    scale: float = 1.0,
+    beta_range: tuple[float, float] | None = None,
+    threshold_range: tuple[float, float] | None = None,
+    seed: int = 0,
+) -> ParallelLIFSNN:
+    """Gaussian witnesses: weights and biases ``N(0, scale^2 / fan_in)``, seeded.
+
+    ``beta`` and ``threshold`` are the fixed structural values of ``model`` unless a range is given,
+    in which case each neuron draws its own uniformly from that range.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    shape = (model.depth, model.subnetworks, model.width)
+    beta = _draw(shape, beta_range, gen, "beta") if beta_range is not None else model.beta
+    threshold = _draw(shape, threshold_range, gen, "threshold") if threshold_range is not None else model.threshold
+    settings = {**model.__dict__, "beta": beta, "threshold": threshold, "init_scale": scale}
+    net = ParallelLIFSNN(in_features, 1, readout="final", seed=seed + 1, **settings)
+    return freeze_hidden(net)
+
+
+def trained_witnesses(model: ParallelLIFSNN) -> ParallelLIFSNN:
+    """The hidden dynamics of a trained network (SG-CVX), copied and frozen."""
+    return freeze_hidden(copy.deepcopy(model))
+
+
+def freeze_hidden(net: ParallelLIFSNN) -> ParallelLIFSNN:
+    for p in net.hidden_parameters():
+        p.requires_grad_(False)
+    return net.eval()

@@ -1,0 +1,55 @@
+"""Reconstructed networks reproduce the convex predictor on the training inputs."""
+
+import numpy as np
+import pytest
+import torch
+
+from spikeopt.convex.dictionary import build_dictionary
+from spikeopt.convex.reconstruct import reconstruct
+from spikeopt.convex.solver import solve
+from spikeopt.convex.witnesses import gaussian_witnesses
+from spikeopt.snn.config import ModelConfig
+from spikeopt.tasks.base import Head
+
+
+@pytest.mark.parametrize("merge", [True, False])
+def test_network_equals_convex_predictions_final(merge):
+    torch.manual_seed(0)
+    net = gaussian_witnesses(1, ModelConfig(subnetworks=16, width=4, depth=2), scale=2.0, seed=0).double()
+    x = (torch.rand(6, 120, 1, dtype=torch.float64) > 0.5).double()
+    y = (x[0, :, 0] != x[-1, :, 0]).long().numpy()
+    d = build_dictionary(net, x, "final")
+    sol = solve(d.atoms, y, 1e-3, loss="cross_entropy", intercept=True)
+    rebuilt, report = reconstruct(net, d, sol.coef, sol.intercept, "final", merge=merge)
+    out, _ = rebuilt(x)
+    assert np.allclose(out.detach().numpy(), sol.predict(d.atoms), atol=1e-10)
+    assert report.active_atoms == len(sol.active) > 0
+    assert report.subnetworks <= report.active_atoms if merge else report.subnetworks == report.active_atoms
+    assert report.caratheodory_bound == 120 * 2 + 1
+
+
+def test_network_equals_convex_predictions_trajectory_multihead():
+    net = gaussian_witnesses(3, ModelConfig(subnetworks=12, width=4), scale=2.0, seed=1).double()
+    x = torch.rand(5, 30, 3, dtype=torch.float64)
+    y = torch.stack([torch.randint(0, 3, (5, 30)), torch.randint(0, 2, (5, 30))], -1)
+    d = build_dictionary(net, x, "trajectory")
+    heads = [Head("sum", 3), Head("carry", 2, 0.5)]
+    sol = solve(d.atoms, y.reshape(-1, 2).numpy(), 1e-3, loss=heads)
+    rebuilt, _ = reconstruct(net, d, sol.coef, sol.intercept, "per_step")
+    out, _ = rebuilt(x)
+    assert np.allclose(out.detach().reshape(-1, 5).numpy(), sol.predict(d.atoms), atol=1e-10)
+
+
+def test_all_zero_solution_builds_a_silent_network():
+    net = gaussian_witnesses(1, ModelConfig(subnetworks=2, width=3), seed=0)
+    d = build_dictionary(net, torch.rand(3, 10, 1), "final")
+    rebuilt, report = reconstruct(net, d, np.zeros((d.n_atoms, 2)), np.array([0.5, -0.5]), "final")
+    out, _ = rebuilt(torch.rand(3, 4, 1))
+    assert report.active_atoms == 0 and torch.allclose(out, torch.tensor([[0.5, -0.5]] * 4))
+
+
+def test_wrong_coef_shape_raises():
+    net = gaussian_witnesses(1, ModelConfig(subnetworks=2, width=3), seed=0)
+    d = build_dictionary(net, torch.rand(3, 10, 1), "final")
+    with pytest.raises(ValueError, match="rows"):
+        reconstruct(net, d, np.zeros((d.n_atoms + 1, 2)), None, "final")
