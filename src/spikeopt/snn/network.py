@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from spikeopt.snn.lif import LIFState, as_neuron_tensor, check_reset, lif_rollout
 from spikeopt.snn.surrogate import surrogate as lookup_surrogate
 
-READOUTS = ("final", "per_step")
+READOUTS = ("final", "per_step", "integrate")
 SPIKE_MODES = ("hard", "smooth")
 
 NetworkState = tuple[LIFState, ...]
@@ -38,7 +38,10 @@ class ParallelLIFSNN(nn.Module):
 
     ``forward(x [T, B, in_features], state=None) -> (out, state)``: ``out`` is ``[B, out_features]``
     for ``readout="final"`` (the readout at the last step) and ``[T, B, out_features]`` for
-    ``readout="per_step"``. ``beta`` and ``threshold`` are scalars or per-neuron tensors of shape
+    ``readout="per_step"``. ``readout="integrate"`` is a non-spiking leaky integrator (ADMM's output
+    layer): ``out = sum_t readout_leak^(T-1-t) (W h[t] + b)`` at the last step, ``[B, out_features]``;
+    its membrane is carried as the last element of the state so ``step`` by ``step`` equals ``forward``.
+    ``beta`` and ``threshold`` are scalars or per-neuron tensors of shape
     ``[depth, K, width]`` (or broadcastable to it); they are buffers, not trained.
     ``spike_mode="smooth"`` replaces the spike by the surrogate's smooth step in the forward pass.
     """
@@ -53,6 +56,7 @@ class ParallelLIFSNN(nn.Module):
         beta: Tensor | float = 0.9,
         threshold: Tensor | float = 1.0,
         readout: str = "final",
+        readout_leak: float = 1.0,
         reset_mechanism: str = "subtract",
         surrogate: str = "atan",
         slope: float | None = None,
@@ -69,6 +73,9 @@ class ParallelLIFSNN(nn.Module):
         if readout not in READOUTS:
             raise ValueError(f"unknown readout {readout!r}; valid: {', '.join(READOUTS)}")
         self.readout = readout
+        if isinstance(readout_leak, bool) or not isinstance(readout_leak, (int, float)) or not 0.0 <= readout_leak <= 1.0:
+            raise ValueError(f"readout_leak must be a number in [0, 1] (the integrator's decay), got {readout_leak!r}")
+        self.readout_leak = float(readout_leak)
         self.reset_mechanism = check_reset(reset_mechanism)
         self.surrogate = lookup_surrogate(surrogate, slope)
         self.detach_reset = detach_reset
@@ -117,6 +124,7 @@ class ParallelLIFSNN(nn.Module):
             "width": self.width,
             "depth": self.depth,
             "readout": self.readout,
+            "readout_leak": self.readout_leak,
             "reset_mechanism": self.reset_mechanism,
             "surrogate": self.surrogate.name,
             "slope": self.surrogate.slope,
@@ -173,18 +181,31 @@ class ParallelLIFSNN(nn.Module):
         """The linear readout of hidden spikes ``[..., K, width] -> [..., out_features]``."""
         return self.output(spikes.flatten(-2))
 
+    def _integrate(self, currents: Tensor, state: NetworkState | None) -> Tensor:
+        """Leaky integration ``acc = leak * acc + current`` over ``currents [T, B, O]`` from ``state``'s membrane."""
+        acc = state[self.depth] if state is not None and len(state) > self.depth else torch.zeros_like(currents[0])
+        for current in currents:
+            acc = self.readout_leak * acc + current
+        return acc
+
     def forward(self, x: Tensor, state: NetworkState | None = None) -> tuple[Tensor, NetworkState]:
-        h, state = self.hidden(x, state)
+        h, lif_states = self.hidden(x, None if state is None else state[: self.depth])
+        if self.readout == "integrate":
+            acc = self._integrate(self.read(h), state)
+            return acc, (*lif_states, acc)  # type: ignore[return-value]
         if self.readout == "final":
-            return self.read(h[-1]), state
-        return self.read(h), state
+            return self.read(h[-1]), lif_states
+        return self.read(h), lif_states
 
     def step(self, x_t: Tensor, state: NetworkState | None = None) -> tuple[Tensor, NetworkState]:
         """One timestep ``x_t [B, in_features] -> out_t [B, out_features]`` (for autoregressive rollout)."""
         if not isinstance(x_t, Tensor) or x_t.dim() != 2:
             raise ValueError(f"step expects one timestep [B, {self.in_features}], got {getattr(x_t, 'shape', x_t)}")
-        h, state = self.hidden(x_t.unsqueeze(0), state)
-        return self.read(h[0]), state
+        h, lif_states = self.hidden(x_t.unsqueeze(0), None if state is None else state[: self.depth])
+        if self.readout == "integrate":
+            acc = self._integrate(self.read(h), state)
+            return acc, (*lif_states, acc)  # type: ignore[return-value]
+        return self.read(h[0]), lif_states
 
     @torch.no_grad()
     def hidden_spikes(self, x: Tensor) -> Tensor:

@@ -1,0 +1,1 @@
+"""Plots (matplotlib, an optional extra): one file per method or report, imported lazily."""
