@@ -21,6 +21,7 @@ import torch
 
 from spikeopt.tasks.base import Head, SequenceData, SequenceModel, Task, evaluate_classification
 from spikeopt.tasks.events.binning import denoise_samples, downsampled_size, samples_to_frames
+from spikeopt.tasks.events.corrupt import check_corruption, corrupt_samples
 from spikeopt.tasks.events.format import EventSamples
 from spikeopt.tasks.events.readers import (
     DVS_GESTURE_CLASSES,
@@ -38,6 +39,10 @@ from spikeopt.tasks.events.simulate import EventDigitsConfig, load_event_digits
 # real data sets are read, denoised and binned a chunk of files at a time, to bound memory
 _NMNIST_FILES_PER_CHUNK = 1024  # ~4k events per file
 _DVS_FILES_PER_CHUNK = 16  # ~10^5-10^6 events per file
+_SPLITS = ("train", "val", "test")
+
+# a transform of raw event samples before denoising and binning: (samples, chunk start) -> samples
+EventTransform = Callable[[EventSamples, int], EventSamples]
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -115,11 +120,14 @@ def _inputs_from_files(
     denoise_us: float,
     duration_us: float | None = None,
     chunk: int = _NMNIST_FILES_PER_CHUNK,
+    transform: EventTransform | None = None,
 ) -> np.ndarray:
-    """Read the files ``index`` a chunk at a time, denoise, bin and scale: ``[N, T, F]`` float32."""
+    """Read the files ``index`` a chunk at a time, (transform,) denoise, bin and scale: ``[N, T, F]`` float32."""
     parts = []
     for start in range(0, index.size, chunk):
         samples = load(index[start : start + chunk])
+        if transform is not None:
+            samples = transform(samples, start)
         if denoise_us > 0:
             samples = denoise_samples(samples, denoise_us)
         frames = samples_to_frames(samples, n_bins=steps, duration_us=duration_us, downsample=downsample)
@@ -160,6 +168,32 @@ class _EventClassification(Task):
     def evaluate(self, model: SequenceModel, data: SequenceData, batch_size: int = 1024) -> dict[str, float]:
         """Classification accuracy of the final-step logits (shapes checked, model in eval mode)."""
         return evaluate_classification(self, model, data, batch_size)
+
+    def splits(self, seed: int) -> dict[str, SequenceData]:
+        """Seeded ``train``, ``val`` and ``test`` splits (see the class docstring)."""
+        return self._build(seed)
+
+    def _build(
+        self, seed: int, transform: EventTransform | None = None, names: tuple[str, ...] = _SPLITS
+    ) -> dict[str, SequenceData]:
+        """The splits ``names`` of seed ``seed``, each sample's raw events passed through ``transform``
+        (if given) before denoising and binning; shared by `splits` and `corrupted_split`."""
+        raise NotImplementedError
+
+    def corrupted_split(
+        self, split: str, seed: int, kind: str, level: float, corruption_seed: int = 0
+    ) -> SequenceData:
+        """Split ``split`` of ``splits(seed)`` (same samples, same order) with its raw events corrupted
+        (``drop`` / ``noise`` / ``jitter`` at ``level``, see `corrupt`) and re-binned with this task's
+        settings: robustness is measured on what a degraded sensor would have recorded."""
+        if split not in _SPLITS:
+            raise ValueError(f"split must be one of {', '.join(_SPLITS)}, got {split!r}")
+        check_corruption(kind, level)
+
+        def transform(samples: EventSamples, start: int) -> EventSamples:
+            return corrupt_samples(samples, kind, level, seed=[int(corruption_seed), int(start)])
+
+        return self._build(seed, transform, (split,))[split]
 
 
 # -------------------------------------------------------------------------------------- event-digits
@@ -237,17 +271,23 @@ class EventDigits(_EventClassification):
         """The simulated event samples (from the cache when possible)."""
         return load_event_digits(self.simulation_config(), cache_dir=self.cache_dir)
 
-    def splits(self, seed: int) -> dict[str, SequenceData]:
+    def _build(
+        self, seed: int, transform: EventTransform | None = None, names: tuple[str, ...] = _SPLITS
+    ) -> dict[str, SequenceData]:
         samples = self.events()
-        frames = samples_to_frames(samples, n_bins=self.steps, downsample=self.downsample)
-        inputs = _frames_to_inputs(frames, self.clip)
         rng = np.random.default_rng([int(seed), 0xE7])
         train, val, test = stratified_split(samples.labels, (self.val_fraction, self.test_fraction), rng)
-        train = _limit(train, self.n_train)
-        return {
-            name: _to_split(inputs[idx], samples.labels[idx], name)
-            for name, idx in (("train", train), ("val", val), ("test", test))
-        }
+        parts = {"train": _limit(train, self.n_train), "val": val, "test": test}
+        if transform is None:  # bin everything once
+            frames = samples_to_frames(samples, n_bins=self.steps, downsample=self.downsample)
+            inputs = _frames_to_inputs(frames, self.clip)
+            return {name: _to_split(inputs[parts[name]], samples.labels[parts[name]], name) for name in names}
+        out = {}
+        for name in names:
+            part = transform(samples.subset(parts[name]), 0)
+            frames = samples_to_frames(part, n_bins=self.steps, downsample=self.downsample)
+            out[name] = _to_split(_frames_to_inputs(frames, self.clip), part.labels, name)
+        return out
 
 
 # --------------------------------------------------------------------------------------------- N-MNIST
@@ -286,7 +326,9 @@ class NMnist(_EventClassification):
     def __post_init__(self) -> None:
         _check_common(self, "n_train", "n_test")
 
-    def splits(self, seed: int) -> dict[str, SequenceData]:
+    def _build(
+        self, seed: int, transform: EventTransform | None = None, names: tuple[str, ...] = _SPLITS
+    ) -> dict[str, SequenceData]:
         data_dir = _need_data_dir(self)
         paths, labels = nmnist_index(data_dir, "train")
         test_paths, test_labels = nmnist_index(data_dir, "test")
@@ -295,7 +337,7 @@ class NMnist(_EventClassification):
         def loader(split: str) -> Callable[[np.ndarray], EventSamples]:
             return lambda idx: load_nmnist(data_dir, split, index=idx)
 
-        return _real_splits(self, loader, train, val, test, labels, test_labels)
+        return _real_splits(self, loader, train, val, test, labels, test_labels, transform=transform, names=names)
 
 
 # ----------------------------------------------------------------------------------------- DVS Gesture
@@ -346,7 +388,9 @@ class DvsGesture(_EventClassification):
                 f"{self.name} option time_unit must be one of {sorted(TIME_UNITS)} or None, got {self.time_unit!r}"
             )
 
-    def splits(self, seed: int) -> dict[str, SequenceData]:
+    def _build(
+        self, seed: int, transform: EventTransform | None = None, names: tuple[str, ...] = _SPLITS
+    ) -> dict[str, SequenceData]:
         data_dir = _need_data_dir(self)
         _, labels, _ = dvs_gesture_index(data_dir, "train")
         _, test_labels, _ = dvs_gesture_index(data_dir, "test")
@@ -357,7 +401,8 @@ class DvsGesture(_EventClassification):
 
         duration = None if self.duration_ms is None else float(self.duration_ms) * 1000.0
         return _real_splits(
-            self, loader, train, val, test, labels, test_labels, duration_us=duration, chunk=_DVS_FILES_PER_CHUNK
+            self, loader, train, val, test, labels, test_labels, duration_us=duration, chunk=_DVS_FILES_PER_CHUNK,
+            transform=transform, names=names,
         )
 
 
@@ -411,6 +456,8 @@ def _real_splits(
     test_labels: np.ndarray,
     duration_us: float | None = None,
     chunk: int = _NMNIST_FILES_PER_CHUNK,
+    transform: EventTransform | None = None,
+    names: tuple[str, ...] = _SPLITS,
 ) -> dict[str, SequenceData]:
     opts = dict(
         chunk=chunk,
@@ -419,6 +466,7 @@ def _real_splits(
         clip=float(task.clip),
         denoise_us=float(task.denoise_us),
         duration_us=duration_us,
+        transform=transform,
     )
     out = {}
     for name, split, idx, lab in (
@@ -426,6 +474,8 @@ def _real_splits(
         ("val", "train", val, labels),
         ("test", "test", test, test_labels),
     ):
+        if name not in names:
+            continue
         inputs = _inputs_from_files(loader(split), idx, **opts)  # type: ignore[arg-type]
         out[name] = _to_split(inputs, lab[idx], name)
     return out

@@ -1,0 +1,81 @@
+"""Plots of sharpness-aware surrogate training (paper 004): hard-spike accuracy and transfer gap
+against ``rho``, the two curves the paper's claim rests on.
+
+matplotlib is an optional extra: it is imported inside the function, with the Agg backend, and the
+function writes one PNG file and returns its path.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+from typing import Mapping, Sequence
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("plotting needs matplotlib: pip install matplotlib") from err
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _check_sweep(name: str, sweep: Mapping[str, Sequence]) -> None:
+    for key in ("rho", "hard", "gap"):
+        if key not in sweep:
+            raise ValueError(f"sweep {name!r} lacks {key!r}; give rho, hard and gap (per-rho lists of per-seed values)")
+    n = len(sweep["rho"])
+    if n == 0:
+        raise ValueError(f"sweep {name!r} is empty; nothing to plot")
+    for key in ("hard", "gap"):
+        if len(sweep[key]) != n or any(len(v) == 0 for v in sweep[key]):
+            raise ValueError(f"sweep {name!r}: {key} needs one non-empty list of per-seed values per rho ({n})")
+        if not all(math.isfinite(float(x)) for v in sweep[key] for x in v):
+            raise ValueError(f"sweep {name!r}: {key} holds NaN or inf")
+
+
+def _mean_std(values: Sequence[Sequence[float]]) -> tuple[list[float], list[float]]:
+    means = [statistics.fmean(map(float, v)) for v in values]
+    stds = [statistics.stdev(map(float, v)) if len(v) > 1 else 0.0 for v in values]
+    return means, stds
+
+
+def plot_rho_sweep(sweeps: Mapping[str, Mapping[str, Sequence]], path: str | Path, title: str = "") -> Path:
+    """Two panels, one line per task: hard-spike accuracy and transfer gap (smooth - hard) against
+    rho, mean over seeds with +-1 std error bars.
+
+    ``sweeps[task] = {"rho": [...], "hard": [[seed values] per rho], "gap": [[...] per rho]}``.
+    """
+    if not sweeps:
+        raise ValueError("no sweeps to plot")
+    for name, sweep in sweeps.items():
+        _check_sweep(name, sweep)
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for name, sweep in sweeps.items():
+        rho = [float(r) for r in sweep["rho"]]
+        for ax, key in zip(axes, ("hard", "gap")):
+            mean, std = _mean_std(sweep[key])
+            ax.errorbar(rho, mean, yerr=std, marker="o", capsize=3, label=name)
+    axes[0].set_ylabel("hard-spike test accuracy")
+    axes[1].set_ylabel("transfer gap (surrogate-forward - hard)")
+    axes[1].axhline(0.0, color="grey", lw=0.8)
+    for ax in axes:
+        ax.set_xlabel("rho")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+__all__ = ["plot_rho_sweep"]
