@@ -72,3 +72,14 @@ def test_bad_input_gives_clear_error(argv, message, capsys):
 
 def test_unknown_command():
     assert main(["fly"]) == 2
+
+
+def test_sast_flags_reach_the_sast_section(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["train", "--task", "first-last-xor", "--steps", "4", "--n-train", "64", "--n-val", "32",
+                 "--n-test", "32", "--method", "sast", "--rho", "0.3", "--epochs", "1", "--subnetworks", "2",
+                 "--width", "4", "--no-progress", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["config"]["sast"]["rho"] == 0.3 and result["config"]["sast"]["epochs"] == 1
+    assert result["config"]["sg"]["epochs"] == 30  # untouched
+    assert "transfer gap" in capsys.readouterr().out

@@ -13,7 +13,7 @@ from typing import Any
 
 from spikeopt.experiments.config import RunConfig, parse_value
 
-METHOD_NAMES = ("sg", "cvx", "sg-cvx", "sg-sg", "cvx-sg")
+METHOD_NAMES = ("sg", "cvx", "sg-cvx", "sg-sg", "cvx-sg", "admm", "sast")
 
 # flag -> (config path, type, help)
 _FLAGS: dict[str, tuple[str, Any, str]] = {
@@ -37,7 +37,26 @@ _FLAGS: dict[str, tuple[str, Any, str]] = {
     "--loss": ("convex.loss", str, "convex loss: cross_entropy or squared"),
     "--tol": ("convex.tol", float, "duality-gap tolerance of the convex solve"),
     "--witness-scale": ("convex.witness_scale", float, "std scale of Gaussian witnesses"),
+    "--admm-rho": ("admm.rho", float, "ADMM penalty rho of the exact dynamics constraint"),
+    "--admm-sigma": ("admm.sigma", float, "ADMM weight sigma of the soft z/a constraints"),
+    "--admm-delta": ("admm.delta", float, "ADMM membrane leak delta"),
+    "--admm-theta": ("admm.theta", float, "ADMM firing threshold theta"),
+    "--admm-epsilon": ("admm.epsilon", float, "ADMM z-minimiser margin epsilon above threshold"),
+    "--admm-iterations": ("admm.iterations", int, "ADMM iterations"),
+    "--admm-warmup": ("admm.warmup", int, "ADMM warm-up iterations without multiplier updates"),
+    "--admm-shards": ("admm.shards", int, "ADMM data shards for the weight-update sums"),
+    "--rho": ("sast.rho", float, "SAST: SAM perturbation radius rho (0 = plain surrogate-forward training)"),
+    "--sam-optimizer": ("sast.optimizer", str, "SAST base optimizer: adam or sgd"),
+    "--momentum": ("sast.momentum", float, "SAST: SGD momentum"),
+    "--drop-fraction": ("sast.drop_fraction", float, "SAST evaluation: fraction of events dropped"),
+    "--noise-fraction": ("sast.noise_fraction", float, "SAST evaluation: noise events added, as a fraction"),
+    "--jitter-us": ("sast.jitter_us", float, "SAST evaluation: timestamp jitter std in microseconds"),
+    "--noise-std": ("sast.noise_std", float, "SAST evaluation: Gaussian input noise std (dense tasks)"),
 }
+
+# With --method sast, the SG training flags set the SAST section instead.
+_SAST_SHARED = {"sg.epochs": "sast.epochs", "sg.lr": "sast.lr", "sg.batch_size": "sast.batch_size",
+                "sg.weight_decay": "sast.weight_decay", "sg.grad_clip": "sast.grad_clip"}
 
 
 def _task_class(name: str):
@@ -75,6 +94,8 @@ def _train_parser(task: str | None) -> argparse.ArgumentParser:
                    help="override any config field, e.g. --set convex.intercept=true")
     p.add_argument("--out", help="write the JSON result here")
     p.add_argument("--save", help="save the trained model to this file")
+    p.add_argument("--sam-two-batches", action="store_true",
+                   help="SAST: ascent and descent gradients on two independent minibatches")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     if task is not None:
         _add_task_options(p, task)
@@ -87,12 +108,15 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     for key in ("task", "method", "seed", "device"):
         if getattr(args, key) is not None:
             sets.append(f"{key}={getattr(args, key)}")
+    sast = (args.method or config.method) == "sast"
     for flag, (path, _, _) in _FLAGS.items():
         value = getattr(args, flag.lstrip("-").replace("-", "_"))
         if value is not None:
-            sets.append(f"{path}={value}")
+            sets.append(f"{_SAST_SHARED.get(path, path) if sast else path}={value}")
+    if getattr(args, "sam_two_batches", False):
+        sets.append("sast.two_batches=true")
     if args.no_progress:
-        sets += ["sg.progress=false", "finetune.progress=false"]
+        sets += ["sg.progress=false", "finetune.progress=false", "admm.progress=false", "sast.progress=false"]
     config = config.override(sets + list(args.set))
     task_opts = {k[len("task__"):]: v for k, v in vars(args).items() if k.startswith("task__")}
     if args.task is not None and args.config and args.task != RunConfig.from_yaml(args.config).task:
@@ -135,6 +159,14 @@ def cmd_train(argv: list[str]) -> int:
         r = result["reconstruction"]
         print(f"dictionary atoms {result['dictionary']['atoms']}  active {r['active_atoms']}  "
               f"subnetworks {r['subnetworks']}  (Caratheodory bound {r['caratheodory_bound']})")
+    if "sast" in result:
+        a = result["sast"]
+        print(f"SAST rho {a['rho']}: hard-spike {a['hard_accuracy']:.4f}  surrogate-forward {a['clean_accuracy']:.4f}  "
+              f"transfer gap {a['transfer_gap']:+.4f}  overhead {a['overhead']:.2f}x")
+    if "admm" in result and result["admm"].get("lagrangian"):
+        a = result["admm"]
+        print(f"ADMM {a['iteration'][-1]} iterations: lagrangian {a['lagrangian'][-1]:.4g}  "
+              f"primal residual {a['primal_residual'][-1]:.3g}  spiking train accuracy {a['train_accuracy'][-1]:.4f}")
     print("timings: " + "  ".join(f"{k} {v:.1f}s" for k, v in result["timings"].items()))
     if args.out:
         write_json(result, args.out)
@@ -189,14 +221,29 @@ def cmd_certify(argv: list[str]) -> int:
     return 0
 
 
+def cmd_results(argv: list[str]) -> int:
+    from spikeopt.experiments.commands import cmd_results as run_results
+
+    return run_results(argv)
+
+
+def cmd_reproduce(argv: list[str]) -> int:
+    from spikeopt.experiments.commands import cmd_reproduce as run_reproduce
+
+    return run_reproduce(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"train": cmd_train, "tasks": cmd_tasks, "certify": cmd_certify}
+    commands = {"train": cmd_train, "tasks": cmd_tasks, "certify": cmd_certify,
+                "results": cmd_results, "reproduce": cmd_reproduce}
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
         print("usage: spikeopt {" + ",".join(commands) + "} [options]\n\n"
               "  train    train one model on a task with a method and write a JSON result\n"
               "  tasks    list the tasks and their options\n"
-              "  certify  convex readouts for several subnetwork counts: accuracy, primal, dual, gap\n\n"
+              "  certify  convex readouts for several subnetwork counts: accuracy, primal, dual, gap\n"
+              "  results  query a sweep's run database and export it as CSV or JSON\n"
+              "  reproduce  run the paper's Tables 1-6 (--quick/--full, --only tableN) into a report\n\n"
               "`spikeopt <command> --help` shows a command's options.")
         if argv and argv[0] not in ("-h", "--help"):
             print(f"\nerror: unknown command {argv[0]!r}", file=sys.stderr)

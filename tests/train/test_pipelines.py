@@ -53,3 +53,15 @@ def test_unknown_method_lists_valid_ones():
     task = make_task("first-last-xor", **TINY["first-last-xor"])
     with pytest.raises(ValueError, match="sg-cvx"):
         run_method("magic", task, task.splits(0), settings(), 0, torch.device("cpu"))
+
+
+@pytest.mark.parametrize("task_name", ["first-last-xor", "mnist-seq"])
+def test_admm_runs_through_the_pipeline(task_name):
+    from spikeopt.train.admm import ADMMConfig
+
+    task = make_task(task_name, **TINY[task_name])
+    s = settings()
+    s.admm = ADMMConfig(iterations=4, warmup=1, progress=False)
+    out = run_method("admm", task, task.splits(0), s, seed=0, device=torch.device("cpu"))
+    assert len(out.info["admm"]["train_accuracy"]) >= 1
+    assert 0.0 <= task.evaluate(out.model, task.splits(0)["test"])["accuracy"] <= 1.0

@@ -8,6 +8,8 @@ carry the full config that produced it.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,10 +17,15 @@ from typing import Any
 import yaml
 
 from spikeopt.snn.config import ModelConfig
+from spikeopt.train.admm import ADMMConfig
 from spikeopt.train.pipelines import ConvexConfig
+from spikeopt.train.sast import SASTConfig
 from spikeopt.train.surrogate import SGConfig
 
-_SECTIONS: dict[str, type] = {"model": ModelConfig, "sg": SGConfig, "finetune": SGConfig, "convex": ConvexConfig}
+_SECTIONS: dict[str, type] = {
+    "model": ModelConfig, "sg": SGConfig, "finetune": SGConfig, "convex": ConvexConfig, "admm": ADMMConfig,
+    "sast": SASTConfig,
+}
 
 
 @dataclass
@@ -34,6 +41,8 @@ class RunConfig:
     sg: SGConfig = field(default_factory=SGConfig)
     finetune: SGConfig = field(default_factory=lambda: SGConfig(epochs=10, lr=1e-3))
     convex: ConvexConfig = field(default_factory=ConvexConfig)
+    admm: ADMMConfig = field(default_factory=ADMMConfig)
+    sast: SASTConfig = field(default_factory=SASTConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -77,6 +86,29 @@ class RunConfig:
                 raise ValueError(f"override {item!r} must look like key=value, e.g. sg.lr=1e-3")
             set_dotted(data, key.strip(), parse_value(raw))
         return RunConfig.from_dict(data)
+
+    def with_values(self, values: dict[str, Any]) -> RunConfig:
+        """A copy with dotted keys set to already-typed values (what a sweep grid point holds)."""
+        data = self.to_dict()
+        for key, value in values.items():
+            set_dotted(data, key, value)
+        return RunConfig.from_dict(data)
+
+    def key(self) -> str:
+        """Stable hash of the full config: the store's primary key, so equal runs are done once."""
+        return config_key(self.to_dict())
+
+
+def config_key(data: dict[str, Any]) -> str:
+    """SHA-256 (first 16 hex digits) of the config as canonical JSON (sorted keys, tuples as lists)."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=_canonical)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, (tuple, set)):
+        return list(value)
+    raise TypeError(f"config value {value!r} of type {type(value).__name__} cannot be hashed; use plain types")
 
 
 def _coerce(value: Any, default: Any) -> Any:

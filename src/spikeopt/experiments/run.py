@@ -46,7 +46,9 @@ def run(config: RunConfig, save: str | Path | None = None) -> dict[str, Any]:
     splits = task.splits(config.seed)
     t_data = time.perf_counter() - t0
     device = resolve_device(config.device)
-    settings = MethodSettings(config.model, config.sg, config.finetune, config.convex)
+    settings = MethodSettings(
+        config.model, config.sg, config.finetune, config.convex, config.admm, config.sast
+    )
     out = run_method(config.method, task, splits, settings, config.seed, device)
     t_train = time.perf_counter() - t0 - t_data
     t1 = time.perf_counter()

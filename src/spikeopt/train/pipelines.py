@@ -8,6 +8,8 @@ cvx      Gaussian witnesses, frozen          certified convex solve
 sg-cvx   SG-trained, then frozen             certified convex solve
 sg-sg    SG-trained                          SG fine-tuning (``finetune`` budget)
 cvx-sg   the CVX network                     SG fine-tuning of all parameters
+admm     ADMM, closed-form updates           (gradient-free, ``train/admm.py``)
+sast     SAM on the surrogate-forward net    judged with hard spikes (``train/sast.py``)
 =======  ==================================  =====================================
 
 ``sg-sg`` and ``cvx-sg`` fine-tune with the same ``finetune`` settings, so they get the same budget.
@@ -28,6 +30,8 @@ from spikeopt.convex.witnesses import gaussian_witnesses, trained_witnesses
 from spikeopt.snn.config import ModelConfig
 from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task, check_labels
+from spikeopt.train.admm import ADMMConfig, method_admm
+from spikeopt.train.sast import SASTConfig, method_sast
 from spikeopt.train.surrogate import SGConfig, train_sg
 
 CONVEX_LOSSES = ("cross_entropy", "squared")
@@ -71,6 +75,8 @@ class MethodSettings:
     sg: SGConfig = field(default_factory=SGConfig)
     finetune: SGConfig = field(default_factory=lambda: SGConfig(epochs=10, lr=1e-3))
     convex: ConvexConfig = field(default_factory=ConvexConfig)
+    admm: ADMMConfig = field(default_factory=ADMMConfig)
+    sast: SASTConfig = field(default_factory=SASTConfig)
 
 
 @dataclass
@@ -171,6 +177,8 @@ METHODS: dict[str, Callable[..., MethodOutput]] = {
     "sg-cvx": method_sg_cvx,
     "sg-sg": method_sg_sg,
     "cvx-sg": method_cvx_sg,
+    "admm": method_admm,
+    "sast": method_sast,
 }
 
 

@@ -1,0 +1,91 @@
+"""The ``spikeopt results`` and ``spikeopt reproduce`` commands (cli.py dispatches here)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from spikeopt.experiments.store import RunRecord, Store, export_records
+
+
+def results_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="spikeopt results", description="Query and export the runs of a sweep database.")
+    p.add_argument("--db", required=True, help="run database (e.g. OUT/runs.sqlite from `spikeopt reproduce`)")
+    p.add_argument("--sweep", help="only sweeps matching this name pattern (* wildcards), e.g. 'table3/*'")
+    p.add_argument("--status", choices=["ok", "failed"], help="only runs with this status")
+    p.add_argument("--metrics", default=None,
+                   help="comma-separated split.metric columns to print (default: the first test metric)")
+    p.add_argument("--export", help="write the selected runs to this .csv or .json file")
+    p.add_argument("--format", choices=["csv", "json"], help="export format (default: from the file suffix)")
+    p.add_argument("--summary", action="store_true", help="print run counts per sweep and status only")
+    return p
+
+
+def cmd_results(argv: list[str]) -> int:
+    args = results_parser().parse_args(argv)
+    if not Path(args.db).is_file():
+        raise FileNotFoundError(f"run database {args.db} does not exist; give the runs.sqlite of a sweep")
+    with Store(args.db) as store:
+        if args.summary:
+            for sweep, counts in sorted(store.sweeps().items()):
+                print(f"{sweep}: " + "  ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+            return 0
+        records = list(store.records(sweep=args.sweep, status=args.status))
+    if args.export:
+        path = export_records(records, args.export, args.format)
+        print(f"{len(records)} run(s) written to {path}")
+        return 0
+    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    print(_format(records, metrics))
+    return 0
+
+
+def _format(records: list[RunRecord], metrics: list[str] | None) -> str:
+    if not records:
+        return "no runs match"
+    lines = []
+    for r in records:
+        names = metrics or [f"test.{next(iter(r.metrics.get('test', {'-': 0})))}"]
+        values = "  ".join(f"{m} {v:.4f}" if (v := r.metric(m)) is not None else f"{m} -" for m in names)
+        cfg = r.config
+        err = f"  error: {(r.error or '').strip().splitlines()[-1]}" if r.status == "failed" and r.error else ""
+        lines.append(f"{r.key}  {r.sweep:<34} {r.status:<6} {cfg.get('task', '?'):<15} {cfg.get('method', '?'):<7} "
+                     f"seed {cfg.get('seed', '?')}  {values}  ({r.seconds or 0:.1f}s){err}")
+    return "\n".join(lines) + f"\n{len(records)} run(s)"
+
+
+def reproduce_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="spikeopt reproduce",
+        description="Run the paper's Tables 1-6 on our tasks and write OUT/report.md with plots (resumable).")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="reduced protocol, minutes on 2 CPU cores (default)")
+    mode.add_argument("--full", action="store_true", help="the paper's protocol as far as its text gives it (hours)")
+    p.add_argument("--only", action="append", default=[], metavar="TABLE",
+                   help="run only these suites: table1 ... table6 (repeat or comma-separate)")
+    p.add_argument("--out", required=True, help="output folder: runs.sqlite, report.md, plots")
+    p.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2; 0 = in process)")
+    p.add_argument("--report-only", action="store_true", help="only re-render report.md from the stored runs")
+    p.add_argument("--retry-failed", action="store_true", help="run failed runs again instead of skipping them")
+    p.add_argument("--no-progress", action="store_true", help="hide the live progress bar")
+    return p
+
+
+def cmd_reproduce(argv: list[str]) -> int:
+    args = reproduce_parser().parse_args(argv)
+    from spikeopt.experiments.reproduce import render_report, reproduce
+
+    protocol = "full" if args.full else "quick"
+    only = [n.strip() for item in args.only for n in item.split(",") if n.strip()] or None
+    t0 = time.perf_counter()
+    if args.report_only:
+        path = render_report(args.out, protocol, only)
+        print(f"report written to {path}")
+        return 0
+    path, stats = reproduce(args.out, protocol, only, workers=args.workers, progress=not args.no_progress,
+                            retry_failed=args.retry_failed)
+    print(f"{stats.total} runs: {stats.skipped} already stored, {stats.done} done, {stats.failed} failed; "
+          f"{(time.perf_counter() - t0) / 60:.1f} min")
+    print(f"report written to {path}")
+    return 1 if stats.failed else 0

@@ -1,0 +1,69 @@
+"""``spikeopt reproduce``: run the suites of the paper's tables and write ``report.md`` with plots.
+
+All runs go into ``<out>/runs.sqlite``; running again with the same protocol skips what is stored,
+so an interrupted reproduction resumes, and ``render_report`` alone rebuilds the report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spikeopt.experiments.protocol import PROTOCOLS, Protocol
+from spikeopt.experiments.report import header
+from spikeopt.experiments.store import Store
+from spikeopt.experiments.sweep import RunFn, SweepStats, default_run, run_sweep
+from spikeopt.experiments.tables import SUITES
+from spikeopt.experiments import paper
+
+DB_NAME = "runs.sqlite"
+
+
+def resolve(protocol: str | Protocol, only: list[str] | None) -> tuple[Protocol, list[str]]:
+    """Check the protocol and suite names; errors list the valid ones."""
+    if isinstance(protocol, str):
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
+        protocol = PROTOCOLS[protocol]
+    names = list(only or SUITES)
+    bad = [n for n in names if n not in SUITES]
+    if bad:
+        raise ValueError(f"unknown suite(s) {bad}; valid: {', '.join(SUITES)} (e.g. --only table3)")
+    return protocol, names
+
+
+def reproduce(
+    out: str | Path, protocol: str | Protocol = "quick", only: list[str] | None = None, workers: int = 2,
+    run_fn: RunFn = default_run, progress: bool = True, retry_failed: bool = False,
+) -> tuple[Path, SweepStats]:
+    """Run the suites (all runs in one pool, shared configs once), then write the report."""
+    p, names = resolve(protocol, only)
+    out = Path(out)
+    specs = [spec for n in names for spec in SUITES[n].specs(p)]
+    with Store(out / DB_NAME) as store:
+        stats = run_sweep(specs, store, workers=workers, run_fn=run_fn, retry_failed=retry_failed,
+                          progress=progress)
+    return render_report(out, p, names, stats), stats
+
+
+def render_report(out: str | Path, protocol: str | Protocol = "quick", only: list[str] | None = None,
+                  stats: SweepStats | None = None) -> Path:
+    """Write ``<out>/report.md`` (and plots) from the runs stored in ``<out>/runs.sqlite``."""
+    p, names = resolve(protocol, only)
+    out = Path(out)
+    db = out / DB_NAME
+    if not db.is_file():
+        raise FileNotFoundError(f"no run database at {db}; run `spikeopt reproduce --out {out}` first")
+    extra = []
+    if stats is not None:
+        extra = [f"Runs: {stats.total} in total, {stats.skipped} already stored, {stats.done} run now, "
+                 f"{stats.failed} failed; sweep time {stats.seconds / 60:.1f} min.", ""]
+    parts = [header(f"spikeopt reproduce --{p.name}", p.describe(), extra)]
+    with Store(db) as store:
+        for n in names:
+            table = paper.TABLES[int(n[-1])]
+            body = SUITES[n].render(p, store, out)
+            notes = "".join(f"\n- paper note: {x}" for x in table.notes)
+            parts.append(f"## Table {table.number}: {table.title}\n\n{body}\n{notes}\n")
+    path = out / "report.md"
+    path.write_text("\n".join(parts))
+    return path
