@@ -16,33 +16,23 @@ from typing import Any
 
 import yaml
 
-from spikeopt.snn.config import ModelConfig
-from spikeopt.train.admm import ADMMConfig
-from spikeopt.train.pipelines import ConvexConfig
-from spikeopt.train.sast import SASTConfig
-from spikeopt.train.surrogate import SGConfig
+from spikeopt.train.pipelines import MethodSettings
 
+# The settings sections (model, sg, finetune, convex, admm, sast) and their dataclasses.
 _SECTIONS: dict[str, type] = {
-    "model": ModelConfig, "sg": SGConfig, "finetune": SGConfig, "convex": ConvexConfig, "admm": ADMMConfig,
-    "sast": SASTConfig,
+    f.name: type(getattr(MethodSettings(), f.name)) for f in dataclasses.fields(MethodSettings)
 }
 
 
 @dataclass
-class RunConfig:
-    """Everything that defines one run."""
+class RunConfig(MethodSettings):
+    """Everything that defines one run: the task, the method, the seed and every method's settings."""
 
     task: str = "first-last-xor"
     task_options: dict[str, Any] = field(default_factory=dict)
     method: str = "sg"
     seed: int = 0
     device: str = "auto"
-    model: ModelConfig = field(default_factory=ModelConfig)
-    sg: SGConfig = field(default_factory=SGConfig)
-    finetune: SGConfig = field(default_factory=lambda: SGConfig(epochs=10, lr=1e-3))
-    convex: ConvexConfig = field(default_factory=ConvexConfig)
-    admm: ADMMConfig = field(default_factory=ADMMConfig)
-    sast: SASTConfig = field(default_factory=SASTConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

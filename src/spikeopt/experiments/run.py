@@ -17,7 +17,7 @@ import torch
 from spikeopt.experiments.config import RunConfig
 from spikeopt.export.checkpoint import save_model
 from spikeopt.tasks.registry import make_task
-from spikeopt.train.pipelines import MethodSettings, run_method
+from spikeopt.train.pipelines import run_method
 
 
 def resolve_device(name: str) -> torch.device:
@@ -46,10 +46,7 @@ def run(config: RunConfig, save: str | Path | None = None) -> dict[str, Any]:
     splits = task.splits(config.seed)
     t_data = time.perf_counter() - t0
     device = resolve_device(config.device)
-    settings = MethodSettings(
-        config.model, config.sg, config.finetune, config.convex, config.admm, config.sast
-    )
-    out = run_method(config.method, task, splits, settings, config.seed, device)
+    out = run_method(config.method, task, splits, config, config.seed, device)
     t_train = time.perf_counter() - t0 - t_data
     t1 = time.perf_counter()
     metrics = {name: task.evaluate(out.model, data) for name, data in splits.items()}

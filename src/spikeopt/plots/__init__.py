@@ -1,1 +1,17 @@
 """Plots (matplotlib, an optional extra): one file per method or report, imported lazily."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the file-only Agg backend; a clear error where matplotlib is missing."""
+    try:
+        import matplotlib
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("plots need matplotlib: pip install matplotlib (or spikeopt[plot])") from err
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt

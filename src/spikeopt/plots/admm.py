@@ -9,16 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-
-def _pyplot():
-    try:
-        import matplotlib
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("plotting needs matplotlib: pip install matplotlib") from err
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from spikeopt.plots import pyplot
 
 
 def _check_curves(curves: Mapping[str, Any]) -> None:
@@ -38,7 +29,7 @@ def _positive(values: Sequence[float]) -> list[float]:
 def plot_admm_curves(curves: Mapping[str, Any], path: str | Path, title: str = "") -> Path:
     """Lagrangian, target loss, primal residual, per-layer z and a residuals and train accuracy, one PNG."""
     _check_curves(curves)
-    plt = _pyplot()
+    plt = pyplot()
     it = curves["iteration"]
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
     panels = [
@@ -83,7 +74,7 @@ def plot_accuracy_vs_depth(
     """Figure 2 style: one line per series (e.g. ``"admm train"``, ``"sg test"``) of accuracy by depth."""
     if not results:
         raise ValueError("no results to plot; pass {series name: {hidden layers: accuracy}}")
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4))
     for name, by_depth in results.items():
         depths = sorted(int(d) for d in by_depth)

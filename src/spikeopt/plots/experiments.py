@@ -8,19 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+from spikeopt.plots import pyplot
+
 # label -> (xs, means, stds or None)
 Series = dict[str, tuple[Sequence[float], Sequence[float], Sequence[float] | None]]
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("plots need matplotlib: pip install matplotlib (or spikeopt[test])") from err
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def line_panels(
@@ -30,7 +21,7 @@ def line_panels(
     """One subplot per panel, one line (mean with a ±std band) per series; saved as PNG."""
     if not panels:
         raise ValueError("line_panels needs at least one panel of series")
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
     for ax, (name, series) in zip(axes[0], panels.items()):
         for label, (xs, means, stds) in series.items():
@@ -64,7 +55,7 @@ def training_curves(path: str | Path, panels: dict[str, dict[str, list[dict[str,
     """
     if not panels:
         raise ValueError("training_curves needs at least one panel")
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(2, len(panels), figsize=(4.2 * len(panels), 5.6), squeeze=False)
     for col, (name, runs) in enumerate(panels.items()):
         for label, records in runs.items():

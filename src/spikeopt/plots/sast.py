@@ -12,16 +12,7 @@ import statistics
 from pathlib import Path
 from typing import Mapping, Sequence
 
-
-def _pyplot():
-    try:
-        import matplotlib
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("plotting needs matplotlib: pip install matplotlib") from err
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from spikeopt.plots import pyplot
 
 
 def _check_sweep(name: str, sweep: Mapping[str, Sequence]) -> None:
@@ -54,7 +45,7 @@ def plot_rho_sweep(sweeps: Mapping[str, Mapping[str, Sequence]], path: str | Pat
         raise ValueError("no sweeps to plot")
     for name, sweep in sweeps.items():
         _check_sweep(name, sweep)
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for name, sweep in sweeps.items():
         rho = [float(r) for r in sweep["rho"]]
