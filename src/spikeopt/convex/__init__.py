@@ -3,10 +3,10 @@
 from spikeopt.convex.dictionary import SpikeDictionary, build_dictionary
 from spikeopt.convex.reconstruct import ReconstructionReport, reconstruct
 from spikeopt.convex.solution import ConvexSolution
-from spikeopt.convex.solver import solve
+from spikeopt.convex.solver import solve, solve_path
 from spikeopt.convex.witnesses import gaussian_witnesses, trained_witnesses
 
 __all__ = [
     "ConvexSolution", "ReconstructionReport", "SpikeDictionary", "build_dictionary",
-    "gaussian_witnesses", "reconstruct", "solve", "trained_witnesses",
+    "gaussian_witnesses", "reconstruct", "solve", "solve_path", "trained_witnesses",
 ]

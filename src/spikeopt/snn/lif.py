@@ -86,6 +86,9 @@ def lif_rollout(
         raise ValueError(f"currents must be time-major with at least one step, got shape {tuple(currents.shape)}")
     if state is None:
         state = zero_state(currents[0])
+    fast = _fast_rollout(currents, beta, threshold, reset_mechanism, spike_fn, detach_reset, state, record_membrane)
+    if fast is not None:
+        return fast
     spikes, mems = [], []
     for current in currents:
         state = lif_step(current, state, beta, threshold, reset_mechanism, spike_fn, detach_reset)
@@ -93,6 +96,57 @@ def lif_rollout(
         if record_membrane:
             mems.append(state.mem)
     return torch.stack(spikes), (torch.stack(mems) if record_membrane else None), state
+
+
+def _as_scalar(value):
+    """A tensor whose entries are all equal as a Python float (scalar ops skip broadcasting)."""
+    if isinstance(value, Tensor) and value.numel() > 0 and value.dtype.is_floating_point:
+        first = value.reshape(-1)[0]
+        if bool((value == first).all()):
+            return float(first)
+    return value
+
+
+def _fast_rollout(currents, beta, threshold, reset_mechanism, spike_fn, detach_reset, state, record_membrane):
+    """The same rollout through :mod:`spikeopt.snn.fused` where that is exact, else ``None``.
+
+    No gradient needed (inference, dictionaries): an in-place loop, for the hard spike or any
+    library surrogate. Gradient needed: a custom autograd rollout with a hand-written backward over
+    time, when the spike is a library surrogate, ``beta``/``threshold`` are constants and the reset
+    is ``subtract`` or ``none``. Anything else (a user spike function, the smooth forward, a trainable
+    ``beta``) takes the generic autograd loop.
+    """
+    from spikeopt.snn import fused
+
+    if not all(isinstance(v, (Tensor, float, int)) for v in (beta, threshold)):
+        return None
+    if state.mem.shape != currents.shape[1:] or state.spk.shape != currents.shape[1:]:
+        return None
+    consts = [v for v in (beta, threshold) if isinstance(v, Tensor)]
+    if any(v.requires_grad for v in consts):
+        return None
+    if any(torch.broadcast_shapes(v.shape, currents.shape[1:]) != currents.shape[1:] for v in consts):
+        return None
+    hard = spike_fn is heaviside
+    derivative = fused.known_derivative(spike_fn)
+    if not (hard or derivative is not None):
+        return None
+    beta, threshold = _as_scalar(beta), _as_scalar(threshold)
+    needs_grad = torch.is_grad_enabled() and (
+        currents.requires_grad or state.mem.requires_grad or state.spk.requires_grad
+    )
+    if not needs_grad:
+        with torch.no_grad():
+            spikes, mems, mem, spk = fused.rollout_nograd(
+                currents, beta, threshold, reset_mechanism, state.mem, state.spk, record_membrane
+            )
+        return spikes, mems, LIFState(mem, spk)
+    if hard or reset_mechanism not in fused.FUSED_RESETS:
+        return None
+    spikes, mems = fused.LIFRollout.apply(
+        currents, state.mem, state.spk, beta, threshold, reset_mechanism, derivative, detach_reset
+    )
+    return spikes, (mems if record_membrane else None), LIFState(mems[-1], spikes[-1])
 
 
 def as_neuron_tensor(value: Tensor | float, name: str, low: float, high: float | None = None) -> Tensor:

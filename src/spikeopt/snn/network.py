@@ -155,11 +155,11 @@ class ParallelLIFSNN(nn.Module):
     def layer_currents(self, layer: int, inputs: Tensor) -> Tensor:
         """Input currents of ``layer`` for all steps: ``[T, B, F]`` or ``[T, B, K, m]`` -> ``[T, B, K, m]``."""
         w, b = self.weights[layer], self.biases[layer]
-        if layer == 0:
+        if layer == 0:  # one GEMM with the bias folded in (a single pass over the [T*B, K*m] output)
             t, bsz, f = inputs.shape
-            cur = (inputs.reshape(t * bsz, f) @ w.permute(1, 0, 2).reshape(f, -1)).reshape(t, bsz, *b.shape)
-        else:
-            cur = torch.einsum("tbkm,kmn->tbkn", inputs, w)
+            flat = torch.addmm(b.reshape(-1), inputs.reshape(t * bsz, f), w.permute(1, 0, 2).reshape(f, -1))
+            return flat.reshape(t, bsz, *b.shape)
+        cur = torch.einsum("tbkm,kmn->tbkn", inputs, w)
         return cur + b
 
     def hidden(self, x: Tensor, state: NetworkState | None = None) -> tuple[Tensor, NetworkState]:

@@ -1,0 +1,223 @@
+"""Turning user inputs into a solver problem: design and target checks, the datafit by name, row compression."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .datafits import CrossEntropy, Datafit, MultiHead, Squared
+from .penalty import GroupL2
+from .solution import ConvexSolution
+from .oracles import _Context, _DesignOracle, _GramOracle
+
+
+_SQUARED_NAMES = ("squared", "quadratic", "mse", "l2")
+_CE_NAMES = ("cross_entropy", "crossentropy", "ce", "softmax", "multinomial")
+
+
+# ============================================================================ input handling
+def _as_design(D: Any):
+    try:
+        import torch
+
+        if isinstance(D, torch.Tensor):
+            D = D.detach().cpu()
+            if D.is_sparse:
+                D = D.to_dense()
+            D = D.to(torch.float64).numpy()
+    except ImportError:  # pragma: no cover
+        pass
+    if sp.issparse(D):
+        if D.ndim != 2:
+            raise ValueError(f"D must be 2-D, got {D.ndim}-D")
+        D = sp.csc_matrix(D, dtype=np.float64)
+        D.sum_duplicates()
+        if not np.all(np.isfinite(D.data)):
+            raise ValueError("D contains NaN or inf")
+        if D.shape[0] == 0 or D.shape[1] == 0:
+            raise ValueError(f"D is empty (shape {D.shape})")
+        if D.nnz > 0.1 * D.shape[0] * D.shape[1]:
+            D = D.toarray()
+        return D
+    D = np.asarray(D)
+    if D.dtype == object:
+        raise TypeError("D must be a numeric array")
+    D = np.ascontiguousarray(D, dtype=np.float64)
+    if D.ndim != 2:
+        raise ValueError(f"D must be 2-D (n x p), got shape {D.shape}")
+    if D.shape[0] == 0 or D.shape[1] == 0:
+        raise ValueError(f"D is empty (shape {D.shape})")
+    if not np.all(np.isfinite(D)):
+        raise ValueError("D contains NaN or inf")
+    return D
+
+
+def _as_array(Y: Any) -> np.ndarray:
+    try:
+        import torch
+
+        if isinstance(Y, torch.Tensor):
+            return Y.detach().cpu().numpy()
+    except ImportError:  # pragma: no cover
+        pass
+    if sp.issparse(Y):
+        return Y.toarray()
+    return np.asarray(Y)
+
+
+def _is_head(obj: Any) -> bool:
+    return all(hasattr(obj, a) for a in ("name", "classes", "weight")) and not isinstance(obj, str)
+
+
+def make_datafit(loss, Y, n: int, sample_weight=None, classes=None) -> tuple[Datafit, str, tuple]:
+    """Build the datafit for ``loss`` (a name, head specs or a ready :class:`Datafit`).
+
+    Returns ``(datafit, name, heads)``. A :class:`Datafit` instance already holds its targets and
+    weights: pass ``Y=None`` and no ``sample_weight``/``classes``.
+    """
+    if isinstance(loss, Datafit):
+        if Y is not None or sample_weight is not None or classes is not None:
+            raise ValueError("a Datafit instance holds its own targets and weights: pass Y=None")
+        if loss.n_samples != n:
+            raise ValueError(f"the datafit has {loss.n_samples} rows but D has {n}")
+        heads = ()
+        if isinstance(loss, CrossEntropy):
+            heads = (("y", loss.classes, 1.0),)
+        return loss, loss.name, heads
+    Y = _as_array(Y)
+    if Y.ndim == 0 or Y.shape[0] != n:
+        raise ValueError(f"Y must have {n} rows (one per row of D), got shape {Y.shape}")
+    if isinstance(loss, str):
+        name = loss.lower()
+        if name in _SQUARED_NAMES:
+            if classes is not None:
+                raise ValueError("classes= only applies to the cross-entropy loss")
+            if Y.dtype == object:
+                raise TypeError("targets must be numeric")
+            return Squared(Y, sample_weight), "squared", ()
+        if name in _CE_NAMES:
+            fit = CrossEntropy(Y, classes, sample_weight)
+            return fit, "cross_entropy", (("y", fit.classes, 1.0),)
+        raise ValueError(f"unknown loss {loss!r}: use 'squared', 'cross_entropy' or a list of heads")
+    heads = [loss] if _is_head(loss) else list(loss)
+    if len(heads) == 0 or not all(_is_head(h) for h in heads):
+        raise TypeError("loss must be 'squared', 'cross_entropy' or a sequence of heads with name/classes/weight")
+    if classes is not None:
+        raise ValueError("classes= is given by the heads; do not pass it with head specs")
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    if Y.ndim != 2 or Y.shape[1] != len(heads):
+        raise ValueError(f"multi-head targets must be (n, {len(heads)}) (one label column per head), got {Y.shape}")
+    parts, info, off = [], [], 0
+    for h, head in enumerate(heads):
+        k = int(head.classes)
+        if k != head.classes or k < 1:
+            raise ValueError(f"head {head.name!r}: classes must be a positive integer, got {head.classes}")
+        wgt = float(head.weight)
+        if not (np.isfinite(wgt) and wgt >= 0):
+            raise ValueError(f"head {head.name!r}: loss weight must be finite and >= 0, got {head.weight}")
+        try:
+            fit = CrossEntropy(Y[:, h], k, sample_weight)
+        except (ValueError, TypeError) as err:
+            raise type(err)(f"head {head.name!r}: {err}") from None
+        parts.append((fit, slice(off, off + k), wgt))
+        info.append((str(head.name), k, wgt))
+        off += k
+    return MultiHead(parts), "multi_head", tuple(info)
+
+
+# ============================================================================ helpers
+def _parse_warm_start(warm_start, p: int, c: int):
+    if warm_start is None:
+        return np.zeros((p, c)), None
+    if isinstance(warm_start, ConvexSolution):
+        W, b = warm_start.coef, warm_start.intercept
+    elif isinstance(warm_start, tuple) and len(warm_start) == 2:
+        W, b = warm_start
+    else:
+        W, b = warm_start, None
+    W = np.array(_as_array(W), dtype=np.float64)
+    if W.ndim == 1 and c == 1:
+        W = W[:, None]
+    if W.shape != (p, c):
+        raise ValueError(f"warm_start coef must have shape {(p, c)}, got {W.shape}")
+    if not np.all(np.isfinite(W)):
+        raise ValueError("warm_start contains NaN or inf")
+    if b is not None:
+        b = np.array(_as_array(b), dtype=np.float64).reshape(-1)
+        if b.shape != (c,):
+            raise ValueError(f"warm_start intercept must have shape {(c,)}, got {b.shape}")
+        if not np.all(np.isfinite(b)):
+            b = None
+    return W, b
+
+
+def _check_budget(tol, max_iter) -> tuple[float, int]:
+    tol = float(tol)
+    if not (np.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be a finite positive number, got {tol}")
+    if int(max_iter) != max_iter or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter}")
+    return tol, int(max_iter)
+
+
+def _unique_rows(D, Y) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(first, inverse)`` of the distinct ``(D_i, Y_i)`` pairs of a dense 0/1 design, else ``None``."""
+    if sp.issparse(D) or Y is None:
+        return None
+    n = D.shape[0]
+    if n < 64:
+        return None
+    B = D != 0
+    if not np.array_equal(B, D):  # non-binary designs are not compressed (rarely duplicated)
+        return None
+    Yb = np.ascontiguousarray(np.asarray(Y, dtype=np.float64).reshape(n, -1)) + 0.0  # -0.0 -> 0.0
+    key = np.ascontiguousarray(np.concatenate([np.packbits(B, axis=1), Yb.view(np.uint8)], axis=1))
+    void = key.view(np.dtype((np.void, key.shape[1]))).ravel()
+    _, first, inverse = np.unique(void, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
+
+
+@dataclass
+class _Prepared:
+    D: Any  # the (row-compressed) float64 design
+    datafit: Datafit
+    loss_name: str
+    heads: tuple
+    intercept: bool
+    ctx: "_Context"
+    oracle: Any
+    n_rows: int  # rows of the design as given
+    prep_time: float
+
+
+def _prepare(D, Y, loss, sample_weight, intercept, classes, compress_rows: bool = True) -> _Prepared:
+    """Validate, compress duplicate rows exactly into row weights, and set up the shared context.
+
+    Row compression: rows ``i`` with the same ``(D_i, Y_i)`` have the same loss at every ``(W, b)``,
+    so ``(1/n) sum_i w_i l_i = (1/m) sum_u w'_u l_u`` with ``m`` distinct pairs and
+    ``w'_u = (m/n) sum_{i in u} w_i``: the objective, its minimisers and the dual values are the same
+    (a dual point of the compressed problem, repeated over each group's rows, is a feasible dual
+    point of the original with the same value), so the certificate stays exact.
+    """
+    t0 = time.perf_counter()
+    D = _as_design(D)
+    n, p = D.shape
+    datafit, loss_name, heads = make_datafit(loss, Y, n, sample_weight, classes)  # validates
+    if compress_rows and not isinstance(loss, Datafit):
+        groups = _unique_rows(D, _as_array(Y).reshape(n, -1) if not isinstance(loss, Datafit) else None)
+        if groups is not None and groups[0].size <= 0.8 * n:
+            first, inverse = groups
+            m = first.size
+            w = np.bincount(inverse, weights=datafit.weights, minlength=m) * (m / n)
+            D = np.ascontiguousarray(D[first])
+            Yc = _as_array(Y)[first]
+            datafit, loss_name, heads = make_datafit(loss, Yc, m, w, classes)
+    intercept = bool(intercept)
+    ctx = _Context(D, datafit, GroupL2(1.0), intercept)
+    oracle = _GramOracle(ctx) if getattr(datafit, "quadratic", False) else _DesignOracle(ctx)
+    return _Prepared(D, datafit, loss_name, heads, intercept, ctx, oracle, n, time.perf_counter() - t0)
