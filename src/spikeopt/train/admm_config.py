@@ -1,0 +1,62 @@
+"""Settings of ADMM training (method ``admm``), validated with messages that say what to fix."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class ADMMConfig:
+    """Settings of ADMM training; defaults are the paper's Table 1 where it gives one."""
+
+    rho: float = 1.0  # weight of the dynamics penalties (Table 1)
+    sigma: float = 0.1  # weight of the spike penalties a = H(z) (Table 1)
+    delta: float = 0.95  # membrane leak, the LIF beta (Table 1)
+    theta: float = 1.0  # firing threshold (Table 1)
+    epsilon: float = 1e-3  # how far above theta Algorithm 1 puts a membrane that should spike
+    iterations: int = 1000  # total ADMM iterations (Table 1)
+    warmup: int = 300  # first iterations without multiplier updates (Table 1)
+    stochastic: bool = True  # random order of layers and timesteps each iteration (the paper's choice)
+    shards: int = 1  # sample shards whose Eq. (10) sums are accumulated (bounds peak memory)
+    ridge: float = 1e-8  # relative ridge on the Gram matrices of the weight update
+    init_scale: float = 1.0  # initial weights N(0, init_scale^2 / fan_in)
+    track_every: int = 1  # record the tracked curves every this many iterations (and at the last)
+    divergence_factor: float = 1e3  # warn when a residual grows this much above its smallest value
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        _check_number("rho", self.rho, low=0.0, open_low=True)
+        _check_number("sigma", self.sigma, low=0.0, open_low=True)
+        _check_number("delta", self.delta, low=0.0, high=1.0)
+        _check_number("theta", self.theta, low=0.0, open_low=True)
+        _check_number("epsilon", self.epsilon, low=0.0, open_low=True)
+        _check_number("ridge", self.ridge, low=0.0)
+        _check_number("init_scale", self.init_scale, low=0.0, open_low=True)
+        _check_number("divergence_factor", self.divergence_factor, low=1.0, open_low=True)
+        _check_int("iterations", self.iterations, 1)
+        _check_int("warmup", self.warmup, 0)
+        _check_int("shards", self.shards, 1)
+        _check_int("track_every", self.track_every, 1)
+        if self.warmup >= self.iterations:
+            raise ValueError(
+                f"admm warmup ({self.warmup}) must be < iterations ({self.iterations}), "
+                "or the multiplier is never updated; lower warmup or raise iterations"
+            )
+        for name in ("stochastic", "progress"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"admm {name} must be true or false, got {getattr(self, name)!r}")
+
+
+def _check_number(name: str, value: Any, low: float, high: float | None = None, open_low: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > low if open_low else value >= low) and (high is None or value <= high)
+    if not ok:
+        bound = (f"> {low}" if open_low else f">= {low}") + (f" and <= {high}" if high is not None else "")
+        raise ValueError(f"admm {name} must be a finite number {bound}, got {value!r}")
+
+
+def _check_int(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"admm {name} must be an integer >= {low}, got {value!r}")
