@@ -15,7 +15,6 @@ Target: at least 5x faster than the snnTorch loop.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from spikeopt.experiments.run import write_json
 
 HERE = Path(__file__).resolve().parent
 
@@ -145,13 +146,10 @@ def main(argv=None) -> int:
               f"{row['rollout_gflops']:8.2f} {row['gemm_gflops']:12.2f} {row['fraction_of_gemm']:6.0%} "
               f"{str(same):>5s} {'met' if row['target_met'] else 'MISSED':>6s}", flush=True)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"argv": sys.argv[1:], "machine": platform.platform(), "cpus": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             "note": "CPU shared with other jobs while measured; ratios taken side by side in one run"}
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    tmp.replace(out)
+    write_json({"meta": meta, "rows": rows}, out)
     print(f"wrote {out}")
     return 0
 
