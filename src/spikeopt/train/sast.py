@@ -37,7 +37,8 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from spikeopt.snn.network import ParallelLIFSNN
-from spikeopt.tasks.base import SequenceData, Task, check_labels
+from spikeopt.tasks.base import SequenceData, Task
+from spikeopt.train.surrogate import prepare_training
 
 if TYPE_CHECKING:
     from spikeopt.train.pipelines import MethodOutput
@@ -326,12 +327,7 @@ def train_sast(
     config = config or SASTConfig()
     if not isinstance(model, ParallelLIFSNN):
         raise TypeError(f"train_sast needs a ParallelLIFSNN, got {type(model).__name__}")
-    for data in (train, val):
-        if data is not None:
-            check_labels(data, task.heads)
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    model.to(device)
-    train_d = train.to(device)
+    device, train_d = prepare_training(model, task, train, val, device)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters")

@@ -64,6 +64,20 @@ class TrainHistory:
         return asdict(self)
 
 
+def prepare_training(
+    model: ParallelLIFSNN, task: Task, train: SequenceData, val: SequenceData | None,
+    device: torch.device | str | None,
+) -> tuple[torch.device, SequenceData]:
+    """Checks and placement every gradient trainer does first: labels fit the heads; model and
+    training data on ``device`` (default: where the model is)."""
+    for data in (train, val):
+        if data is not None:
+            check_labels(data, task.heads)
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.to(device)
+    return device, train.to(device)
+
+
 def train_sg(
     model: ParallelLIFSNN,
     task: Task,
@@ -79,12 +93,7 @@ def train_sg(
     Without ``val`` the last epoch's weights are kept. ``epochs=0`` only evaluates.
     """
     config = config or SGConfig()
-    for data in (train, val):
-        if data is not None:
-            check_labels(data, task.heads)
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    model.to(device)
-    train_d = train.to(device)
+    device, train_d = prepare_training(model, task, train, val, device)
     params = [p for p in model.parameters()] if config.train_hidden else list(model.output.parameters())
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     gen = torch.Generator().manual_seed(seed)
@@ -94,7 +103,7 @@ def train_sg(
     stale = 0
 
     def evaluate(epoch: int, loss: float | None) -> bool:
-        nonlocal best_state, stale
+        nonlocal best_state
         record: dict[str, Any] = {"epoch": epoch, "train_loss": loss, "seconds": time.perf_counter() - start}
         improved = False
         if val is not None:
