@@ -10,7 +10,6 @@ printed as a table and everything is written as JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
