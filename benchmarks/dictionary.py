@@ -15,8 +15,6 @@ Target: at least 5x faster than the snnTorch loop.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -25,6 +23,8 @@ import numpy as np
 import torch
 
 from spikeopt.experiments.run import write_json
+
+from _meta import run_meta  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 
 HERE = Path(__file__).resolve().parent
 
@@ -118,7 +118,7 @@ def main(argv=None) -> int:
     mn = MnistSeq(steps=8)
     cases.append(("mnist-seq-digits", mn.splits(0)["train"].x, witnesses(mn.in_features)))
 
-    print(f"CPU-only, {torch.get_num_threads()} torch threads; machine shared with other jobs, timings noisy. "
+    print(f"CPU-only, {torch.get_num_threads()} torch threads; timings noisy when the machine is loaded. "
           "speedup = snnTorch / ours (target >= 5)")
     print(f"{'instance':18s} {'T':>3s} {'N':>6s} {'ours_s':>8s} {'snntorch_s':>10s} {'speedup':>8s} "
           f"{'GFLOP/s':>8s} {'gemm GFLOP/s':>12s} {'of gemm':>7s} {'same':>5s} {'target':>6s}")
@@ -146,9 +146,7 @@ def main(argv=None) -> int:
               f"{row['rollout_gflops']:8.2f} {row['gemm_gflops']:12.2f} {row['fraction_of_gemm']:6.0%} "
               f"{str(same):>5s} {'met' if row['target_met'] else 'MISSED':>6s}", flush=True)
     out = Path(args.out)
-    meta = {"argv": sys.argv[1:], "machine": platform.platform(), "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "note": "CPU shared with other jobs while measured; ratios taken side by side in one run"}
+    meta = run_meta(torch_threads=torch.get_num_threads())
     write_json({"meta": meta, "rows": rows}, out)
     print(f"wrote {out}")
     return 0

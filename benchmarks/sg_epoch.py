@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -27,6 +25,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from _meta import run_meta  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 
 HERE = Path(__file__).resolve().parent
 K, M, BATCH, LR = 16, 32, 128, 3e-3
@@ -117,7 +117,7 @@ def main(argv=None) -> int:
                     help="torch threads for both (default 1: robust on a shared machine; 0 = torch default)")
     ap.add_argument("--out", default=str(HERE / "results" / "sg_epoch.json"))
     args = ap.parse_args(argv)
-    print("CPU-only; machine shared with other jobs, timings noisy. ratio = ours / snnTorch (target <= 0.7)")
+    print("CPU-only; timings noisy when the machine is loaded. ratio = ours / snnTorch (target <= 0.7)")
     print(f"{'T':>4s} {'ours_s':>8s} {'snntorch_s':>10s} {'ratio':>6s} {'ours_MiB':>9s} {'snntorch_MiB':>12s} {'target':>6s}")
     rows = []
     for steps in args.steps:
@@ -136,9 +136,8 @@ def main(argv=None) -> int:
         print(f"{steps:4d} {to:8.3f} {tp:10.3f} {to / tp:6.2f} {mo:9.1f} {mp_:12.1f} "
               f"{'met' if row['target_met'] else 'MISSED':>6s}", flush=True)
     out = Path(args.out)
-    meta = {"argv": sys.argv[1:], "machine": platform.platform(), "cpus": os.cpu_count(),
-            "threads": args.threads, "config": {"subnetworks": K, "width": M, "depth": 1, "batch": BATCH, "lr": LR, "surrogate": "atan(2)"},
-            "note": "CPU shared with other jobs while measured; ratios taken side by side in one run"}
+    meta = run_meta(threads=args.threads, config={"subnetworks": K, "width": M, "depth": 1, "batch": BATCH,
+                                                   "lr": LR, "surrogate": "atan(2)"})
     from spikeopt.experiments.run import write_json  # here: the parent process measures nothing
 
     write_json({"meta": meta, "rows": rows}, out)

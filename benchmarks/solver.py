@@ -33,14 +33,14 @@ import argparse
 import json
 import math
 import multiprocessing as mp
-import os
-import platform
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from _meta import run_meta  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 
 HERE = Path(__file__).resolve().parent
 REGS = (1e-2, 1e-3, 1e-4)
@@ -343,9 +343,7 @@ def main(argv=None) -> int:
           f"({len(rows) - measured} without: every peer skipped or n/a)")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"argv": sys.argv[1:], "machine": platform.platform(), "cpus": os.cpu_count(),
-            "note": "CPU shared with other jobs while measured; ratios taken side by side in one run",
-            "tol": TOL, "peer_timeout_s": args.peer_timeout, "repeats": args.repeats}
+    meta = run_meta(tol=TOL, peer_timeout_s=args.peer_timeout, repeats=args.repeats)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps({"meta": meta, "problems": rows, "paths": paths}, indent=1, default=float))
     tmp.replace(out)
