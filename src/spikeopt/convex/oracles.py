@@ -23,6 +23,7 @@ class _Cert:
     dt_norms: np.ndarray  # ||D_j^T Theta|| of the unscaled dual point (all atoms)
     scale: float  # s in (0, 1]
     b: np.ndarray | None = None  # intercept used for the primal (exact argmin when fitted)
+    R: np.ndarray | None = None  # the feasible dual point shrink(R, s) in residual units, (n, c); explicit only
 
     @property
     def gap(self) -> float:
@@ -87,11 +88,12 @@ class _Context:
         DT = np.asarray(D.T @ (self.wn[:, None] * R))
         nrm = row_norms(DT)
         s = _feasible_scale(nrm, self.reg)
-        dual, dual_abs = fit.dual_value(fit.shrink(R, s), with_abs=True)
+        Rs = fit.shrink(R, s)
+        dual, dual_abs = fit.dual_value(Rs, with_abs=True)
         primal = fit.value(Z) + self.penalty.value(W)
         # round-off margin: float64 sums of n terms err by ~log2(n) eps * sum |terms| << 1e-14 * ...
         dual -= _ROUNDOFF * (dual_abs + abs(primal))
-        return _Cert(primal, dual, nrm, s, b)
+        return _Cert(primal, dual, nrm, s, b, Rs)
 
 
 # ============================================================================ oracles

@@ -193,6 +193,18 @@ class _Prepared:
     oracle: Any
     n_rows: int  # rows of the design as given
     prep_time: float
+    row_wn: np.ndarray  # w_i / n of the rows as given (before compression)
+    inverse: np.ndarray | None = None  # compressed row of each given row, when rows were merged
+
+    def dual_point(self, R: np.ndarray) -> np.ndarray:
+        """``Theta = diag(w/n) R`` over the rows as given, from a residual-unit dual point ``R``.
+
+        A compressed row's residual is shared by every row it merged, so ``D^T Theta`` (the
+        pricing of any atom) is the same on the given and the compressed problem.
+        """
+        if self.inverse is not None:
+            R = R[self.inverse]
+        return self.row_wn[:, None] * R
 
 
 def _prepare(D, Y, loss, sample_weight, intercept, classes, compress_rows: bool = True) -> _Prepared:
@@ -208,6 +220,7 @@ def _prepare(D, Y, loss, sample_weight, intercept, classes, compress_rows: bool 
     D = _as_design(D)
     n, p = D.shape
     datafit, loss_name, heads = make_datafit(loss, Y, n, sample_weight, classes)  # validates
+    row_wn, inverse = datafit.wn, None
     if compress_rows and not isinstance(loss, Datafit):
         groups = _unique_rows(D, _as_array(Y).reshape(n, -1) if not isinstance(loss, Datafit) else None)
         if groups is not None and groups[0].size <= 0.8 * n:
@@ -220,4 +233,4 @@ def _prepare(D, Y, loss, sample_weight, intercept, classes, compress_rows: bool 
     intercept = bool(intercept)
     ctx = _Context(D, datafit, GroupL2(1.0), intercept)
     oracle = _GramOracle(ctx) if getattr(datafit, "quadratic", False) else _DesignOracle(ctx)
-    return _Prepared(D, datafit, loss_name, heads, intercept, ctx, oracle, n, time.perf_counter() - t0)
+    return _Prepared(D, datafit, loss_name, heads, intercept, ctx, oracle, n, time.perf_counter() - t0, row_wn, inverse)

@@ -53,6 +53,22 @@ class ConvexSolution:
     heads: tuple = ()  # ((name, classes, weight), ...) for cross-entropy / multi-head losses
     fit_intercept: bool = False
     n_screened: int = 0  # atoms discarded by the gap-safe screening rule
+    dual_point: np.ndarray | None = None  # (n, c) feasible dual point Theta = diag(w/n) R, rows as given
+
+    def price(self, atoms: Any) -> np.ndarray:
+        """``||d_j^T Theta||_2`` for each column ``d_j`` of ``atoms`` (rows as given to the solver).
+
+        Every atom of the solved dictionary prices at ``<= reg`` (dual feasibility). A new atom that
+        prices above ``reg`` would lower the objective if added (column generation); if no atom of
+        a set does, the solution stays optimal over the enlarged dictionary, within the same gap.
+        """
+        if self.dual_point is None:
+            raise ValueError("this solution carries no dual point (built by hand?); re-solve to price atoms")
+        X = _design_to_float64(atoms)
+        if X.ndim != 2 or X.shape[0] != self.dual_point.shape[0]:
+            raise ValueError(f"atoms must have shape ({self.dual_point.shape[0]}, m), got {X.shape}")
+        G = np.asarray(X.T @ self.dual_point)
+        return np.sqrt(np.einsum("ij,ij->i", G, G))
 
     @property
     def n_atoms(self) -> int:

@@ -290,6 +290,7 @@ def _run(prep: _Prepared, reg: float, tol: float, max_iter: int, warm_start, ver
         heads=heads,
         fit_intercept=intercept,
         n_screened=int(excluded.sum() - ctx.dead.sum()),
+        dual_point=prep.dual_point(final.R) if final.R is not None else None,
     )
 
 
