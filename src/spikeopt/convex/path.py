@@ -31,6 +31,10 @@ AUTO = "auto"
 AUTO_POINTS = 8
 AUTO_HIGH = 0.5
 AUTO_LOW = 1e-2
+NEEDS_VALIDATION = (
+    "choosing reg from a path (reg='auto' or a list) needs a validation split to score on; "
+    "give the task a validation split or pass a single reg value"
+)
 
 
 def check_reg_spec(reg: Any) -> float | list[float] | str:
@@ -129,8 +133,5 @@ def select(points: Sequence[PathPoint]) -> int:
     if len(points) == 1:
         return 0
     if any(points[i].val is None for i in eligible):
-        raise ValueError(
-            "choosing reg from a path (reg='auto' or a list) needs a validation split to score on; "
-            "give the task a validation split or pass a single reg value"
-        )
+        raise ValueError(NEEDS_VALIDATION)
     return max(eligible, key=lambda i: (headline(points[i].val or {}), points[i].reg))

@@ -29,7 +29,7 @@ import torch
 
 from spikeopt.convex.column_generation import grow_dictionary
 from spikeopt.convex.dictionary import build_dictionary, stack_row_weights, stack_targets
-from spikeopt.convex.path import AUTO, PathPoint, check_reg_spec, path_regs, select
+from spikeopt.convex.path import AUTO, NEEDS_VALIDATION, PathPoint, check_reg_spec, path_regs, select
 from spikeopt.convex.reconstruct import reconstruct
 from spikeopt.convex.solution import ConvergenceWarning, ConvexSolution
 from spikeopt.convex.solver import reg_max, solve, solve_path
@@ -91,6 +91,8 @@ def run_convex_stage(
     if val is not None and len(val) == 0:
         val = None
     spec = check_reg_spec(cfg.reg)
+    if val is None and (spec == AUTO or (isinstance(spec, list) and len(set(spec)) > 1)):
+        raise ValueError(NEEDS_VALIDATION)  # refuse before any solve, not after the whole path
     layout = "trajectory" if task.readout == "per_step" else "final"
     t0 = time.perf_counter()
     dictionary = build_dictionary(witnesses, train.x, layout, cfg.chunk_size, device=device)
