@@ -128,7 +128,9 @@ def run_convex_stage(
     solution, (model, report) = sols[chosen], models[chosen]
     excluded = [p.reg for p in points if not p.eligible]
     if cfg.allow_unconverged and not solution.converged:
-        warnings.warn(unconverged_message(solution, cfg.tol, cfg.max_iter), ConvergenceWarning, stacklevel=2)
+        warnings.warn(f"keeping an unconverged convex solve (allow_unconverged): reg {solution.reg:.3g}, duality gap "
+                      f"{solution.gap:.3e} > tol {cfg.tol:.3g}; the result records converged: false",
+                      ConvergenceWarning, stacklevel=2)
 
     info: dict[str, Any] = {}
     final_dictionary = dictionary
