@@ -133,3 +133,31 @@ def test_column_generation_in_the_stage_states_its_certificate(setup):
     assert level == ("sampled" if grow["max_violation"] <= 1 else "dictionary")
     assert task.evaluate(model, splits["val"]) == grow["val"]
     assert info["dictionary"]["atoms"] == grow["rounds"][-1]["atoms"]
+
+
+
+def test_column_generation_on_a_per_step_task_rebuilds_exactly():
+    from spikeopt.convex.column_generation import grow_dictionary
+    from spikeopt.convex.dictionary import stack_row_weights, stack_targets
+
+    task = make_task("addition", digits=3, n_train=64, n_val=32, n_test=32, n_ood=16, ood_factors=(2,))
+    train = task.splits(0)["train"]
+    model_cfg = ModelConfig(subnetworks=2, width=4)
+    witnesses = gaussian_witnesses(task.in_features, model_cfg, seed=1)
+    D = build_dictionary(witnesses, train.x, "trajectory")
+    y = stack_targets(train.y, "trajectory")
+    w = stack_row_weights(task.time_weights(train.steps), train.steps, len(train))
+
+    def solve_fn(atoms, warm):
+        return solve(atoms, y, 1e-2, loss=list(task.heads), sample_weight=w, warm_start=warm)
+
+    first = solve_fn(D.atoms, None)
+    grown = grow_dictionary(witnesses, D, first, train.x, gaussian_sampler(task, MethodSettings(
+        model=model_cfg, convex=ConvexConfig(grow_candidates=4))), solve_fn, rounds=2, add=4, seeds=lambda r: 50 + r)
+    assert sum(r.added for r in grown.rounds) > 0
+    sol = grown.solution
+    net, _ = reconstruct(grown.witnesses, grown.dictionary, sol.coef, sol.intercept, "per_step")
+    with torch.no_grad():
+        out, _ = net(train.x)  # [T, N, O], rows t * N + i as in the trajectory dictionary
+    expected = grown.dictionary.atoms.astype(float) @ sol.coef + sol.intercept
+    np.testing.assert_allclose(out.reshape(-1, out.shape[-1]).double().numpy(), expected, atol=1e-4)
