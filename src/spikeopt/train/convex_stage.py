@@ -120,9 +120,9 @@ def run_convex_stage(
         models.append((model, report))
     t3 = time.perf_counter()
     if not any(p.eligible for p in points):
-        worst = min(sols, key=lambda s: s.gap)
-        prefix = "" if len(sols) == 1 else f"no point of the {len(sols)}-point reg path converged; best: "
-        raise UnconvergedSolveError(prefix + unconverged_message(worst, cfg.tol, cfg.max_iter))
+        closest = min(sols, key=lambda s: s.gap)
+        prefix = "" if len(sols) == 1 else f"no point of the {len(sols)}-point reg path converged; closest: "
+        raise UnconvergedSolveError(prefix + unconverged_message(closest, cfg.tol, cfg.max_iter))
     chosen = select(points)
     points[chosen].selected = True
     solution, (model, report) = sols[chosen], models[chosen]
