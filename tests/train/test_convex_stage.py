@@ -161,3 +161,17 @@ def test_column_generation_on_a_per_step_task_rebuilds_exactly():
         out, _ = net(train.x)  # [T, N, O], rows t * N + i as in the trajectory dictionary
     expected = grown.dictionary.atoms.astype(float) @ sol.coef + sol.intercept
     np.testing.assert_allclose(out.reshape(-1, out.shape[-1]).double().numpy(), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("method", ["cvx", "sg-cvx", "cvx-sg"])
+def test_every_convex_method_selects_on_the_path(method, setup):
+    from spikeopt.train.pipelines import run_method
+    from spikeopt.train.surrogate import SGConfig
+
+    task, splits, _ = setup
+    settings = MethodSettings(model=ModelConfig(subnetworks=4, width=4), sg=SGConfig(epochs=1, progress=False),
+                              finetune=SGConfig(epochs=1, progress=False), convex=ConvexConfig(reg=[3e-2, 1e-2]))
+    out = run_method(method, task, splits, settings, seed=0, device=CPU)
+    path = out.info["path"]
+    assert [p["reg"] for p in path] == [3e-2, 1e-2] and sum(p["selected"] for p in path) == 1
+    assert all(p["val"] is not None for p in path)
