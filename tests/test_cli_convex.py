@@ -39,14 +39,16 @@ def test_reg_auto_and_allow_unconverged_route(tmp_path):
         result = _run(tmp_path, "--reg", "auto", "--max-iter", "3", "--allow-unconverged")
     sel = result["selection"]
     assert sel["reg_spec"] == "auto" and result["config"]["convex"]["allow_unconverged"] is True
-    assert [p["reg"] for p in result["path"]] == pytest.approx(auto_regs(sel["reg_max"]), rel=1e-12)
+    regs = [p["reg"] for p in result["path"]] + sel["skipped_after_validation_drop"]
+    assert regs == pytest.approx(auto_regs(sel["reg_max"]), rel=1e-12)
     assert not all(p["converged"] for p in result["path"])  # 3 iterations do not reach 1e-6 everywhere
     assert all(p["eligible"] for p in result["path"])  # allowed: every point may be selected
 
 
 def test_default_reg_is_auto(tmp_path):
     result = _run(tmp_path)
-    assert result["config"]["convex"]["reg"] == "auto" and len(result["path"]) == 8
+    skipped = result["selection"]["skipped_after_validation_drop"]
+    assert result["config"]["convex"]["reg"] == "auto" and len(result["path"]) + len(skipped) == 8
 
 
 def test_stopped_short_solve_exits_2_with_one_line(tmp_path, capsys):

@@ -69,3 +69,16 @@ def test_select_needs_validation_for_a_path_but_not_for_one_point():
 def test_select_with_no_eligible_point_names_the_gaps():
     with pytest.raises(ValueError, match="gap"):
         select([_point(1e-2, 0.5, eligible=False)])
+
+
+def test_stop_early_after_two_drops_below_the_best():
+    from spikeopt.convex.path import stop_early
+
+    vals = [0.4, 0.6, 0.7, 0.65]
+    assert not stop_early([_point(1.0 / (i + 1), v) for i, v in enumerate(vals)])  # one drop only
+    vals.append(0.66)
+    assert stop_early([_point(1.0 / (i + 1), v) for i, v in enumerate(vals)])  # two in a row below 0.7
+    assert not stop_early([_point(1.0 / (i + 1), v) for i, v in enumerate([0.4, 0.7, 0.65, 0.7])])  # tie: not below
+    # ineligible points neither count as drops nor as the best
+    pts = [_point(1.0, 0.5), _point(0.5, 0.9, eligible=False), _point(0.2, 0.45), _point(0.1, 0.6)]
+    assert not stop_early(pts)

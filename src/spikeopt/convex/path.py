@@ -14,7 +14,9 @@ data, the loss and the dictionary instead of being an absolute number a user mus
 - 8 points: a factor ~1.75 between neighbours, fine enough that validation accuracy changes little
   between them, and each warm-started solve starts close to its answer.
 
-Selection (:func:`select`) maximises the validation headline metric over the points that may be
+Down the ``auto`` path, :func:`stop_early` ends the path once validation has fallen for
+``AUTO_PATIENCE`` = 2 points in a row below its best (the remaining, smaller regs are recorded as
+skipped). Selection (:func:`select`) maximises the validation headline metric over the points that may be
 selected (converged ones, unless unconverged points are allowed); ties go to the larger ``reg``,
 the sparser readout (fewer subnetworks), which needs no more evidence to be preferred.
 """
@@ -31,6 +33,7 @@ AUTO = "auto"
 AUTO_POINTS = 8
 AUTO_HIGH = 0.5
 AUTO_LOW = 1e-2
+AUTO_PATIENCE = 2
 NEEDS_VALIDATION = (
     "choosing reg from a path (reg='auto' or a list) needs a validation split to score on; "
     "give the task a validation split or pass a single reg value"
@@ -116,6 +119,19 @@ class PathPoint:
 def headline(metrics: dict[str, float]) -> float:
     """The task's headline metric: the first key of ``task.evaluate`` (higher is better)."""
     return float(next(iter(metrics.values())))
+
+
+def stop_early(points: Sequence[PathPoint], patience: int = AUTO_PATIENCE) -> bool:
+    """True when the last ``patience`` eligible points all score strictly below the best eligible one before them.
+
+    Down an ``auto`` path the solves get slower and, past the best point, validation keeps falling
+    as the readout fits the training set; stopping there saves the most expensive solves.
+    """
+    scored = [headline(p.val) for p in points if p.eligible and p.val is not None]
+    if len(scored) <= patience:
+        return False
+    best_before = max(scored[:-patience])
+    return all(s < best_before for s in scored[-patience:])
 
 
 def select(points: Sequence[PathPoint]) -> int:

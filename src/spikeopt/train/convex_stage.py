@@ -3,7 +3,9 @@
 1. Roll the training set through the witnesses into a spike dictionary.
 2. Solve the group-lasso readout for every ``reg`` of the path (``convex.reg``: one value, a list or
    ``"auto"``, see :mod:`spikeopt.convex.path`), largest first, each solve warm-started from the
-   previous one (``solve_path``).
+   previous one. An ``"auto"`` path stops early once the validation metric has fallen below its
+   best for ``AUTO_PATIENCE`` points in a row (the skipped, smaller regs are the slowest to solve
+   and were overfitting); a list given by the user is always solved in full.
 3. Rebuild the network of every point and score it with ``task.evaluate`` on the training and the
    validation split: what is scored is the reconstructed spiking network itself.
 4. Keep the point with the best validation headline metric. Points whose solve stopped short of
@@ -29,10 +31,10 @@ import torch
 
 from spikeopt.convex.column_generation import grow_dictionary
 from spikeopt.convex.dictionary import build_dictionary, stack_row_weights, stack_targets
-from spikeopt.convex.path import AUTO, NEEDS_VALIDATION, PathPoint, check_reg_spec, path_regs, select
+from spikeopt.convex.path import AUTO, NEEDS_VALIDATION, PathPoint, check_reg_spec, path_regs, select, stop_early
 from spikeopt.convex.reconstruct import reconstruct
 from spikeopt.convex.solution import ConvergenceWarning, ConvexSolution
-from spikeopt.convex.solver import reg_max, solve, solve_path
+from spikeopt.convex.solver import reg_max, solve
 from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task, check_labels
 
@@ -101,14 +103,20 @@ def run_convex_stage(
     top = reg_max(dictionary.atoms, prob.y, prob.loss, sample_weight=prob.weights, intercept=prob.intercept) \
         if spec == AUTO else None
     regs = path_regs(spec, top)
-    with warnings.catch_warnings():  # judged below, point by point
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        sols = solve_path(dictionary.atoms, prob.y, regs, prob.loss, sample_weight=prob.weights,
-                          intercept=prob.intercept, tol=cfg.tol, max_iter=cfg.max_iter)
+    points, models, sols, skipped = [], [], [], []
+    warm, solve_s = None, 0.0
     t2 = time.perf_counter()
-
-    points, models = [], []
-    for sol in sols:
+    for i, reg in enumerate(regs):  # largest first, each solve warm-started from the previous one
+        if spec == AUTO and val is not None and stop_early(points):
+            skipped = regs[i:]
+            break
+        ts = time.perf_counter()
+        with warnings.catch_warnings():  # judged below, point by point
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            sol = solve(dictionary.atoms, prob.y, reg, prob.loss, sample_weight=prob.weights,
+                        intercept=prob.intercept, tol=cfg.tol, max_iter=cfg.max_iter, warm_start=warm)
+        solve_s += time.perf_counter() - ts
+        warm = sol
         model, report = reconstruct(witnesses, dictionary, sol.coef, sol.intercept, task.readout, cfg.merge)
         model = model.to(device)
         points.append(PathPoint(
@@ -117,6 +125,7 @@ def run_convex_stage(
             train=task.evaluate(model, train), val=task.evaluate(model, val) if val is not None else None,
             eligible=sol.converged or cfg.allow_unconverged,
         ))
+        sols.append(sol)
         models.append((model, report))
     t3 = time.perf_counter()
     if not any(p.eligible for p in points):
@@ -186,10 +195,11 @@ def run_convex_stage(
             "rule": "single reg" if len(points) == 1 else
                     "best validation headline metric among eligible points; ties to the larger reg",
             "excluded_unconverged": excluded,
+            "skipped_after_validation_drop": skipped,
         },
         "dictionary": final_dictionary.summary(),
         "reconstruction": report.as_dict(),
-        "timings": {"dictionary_s": t1 - t0, "solve_s": t2 - t1, "path_evaluate_s": t3 - t2,
+        "timings": {"dictionary_s": t1 - t0, "solve_s": solve_s, "path_evaluate_s": t3 - t2 - solve_s,
                     "grow_s": t4 - t3, "reconstruct_s": time.perf_counter() - t4},
     })
     return model, info
