@@ -181,7 +181,8 @@ def run_convex_stage(
         level, statement = "none", f"unconverged: gap {solution.gap:.3e} > tol {cfg.tol:.3g} (allowed)"
     elif cfg.grow_rounds > 0 and info["column_generation"]["max_violation"] <= 1.0:
         m = info["column_generation"]["candidate_atoms"]
-        level, statement = "sampled", f"optimal over this dictionary and no better atom among {m} fresh witness atoms"
+        level, statement = "sampled", (f"optimal over this dictionary, and no better atom among the {m} distinct atoms "
+                                       f"of {cfg.grow_candidates} fresh witness subnetworks")
     info.update({
         "certificate": {
             "primal": solution.primal, "dual": solution.dual, "gap": solution.gap, "n_iter": solution.n_iter,
