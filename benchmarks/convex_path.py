@@ -4,7 +4,10 @@ Variants, alternated seed by seed in one run (same task, architecture, witnesses
 
 - ``fixed``: ``convex.reg=1e-3`` (the old default, one solve);
 - ``auto``: ``convex.reg=auto`` (8 warm-started points, selected on validation; the new default);
-- ``auto+grow``: ``auto``, then ``convex.grow_rounds`` rounds of column generation at the selected reg.
+- ``auto+grow``: ``auto``, then ``convex.grow_rounds`` rounds of column generation at the selected reg;
+- ``auto-wide`` (control, not in the default list): ``auto`` with as many witness subnetworks sampled
+  up front as ``auto+grow`` samples in all (16 + candidates x (rounds + 1)), to tell column
+  generation's gain from that of a bigger dictionary.
 
 Prints and writes per run: validation and test headline metric, selected reg, active atoms,
 subnetworks, certificate level, largest sampled violation, wall and CPU seconds (1 thread); medians
@@ -36,7 +39,9 @@ BASE = ["method=cvx", "device=cpu", "model.subnetworks=16", "model.width=32", "m
 
 def variants(rounds: int, candidates: int, add: int) -> dict[str, list[str]]:
     grow = [f"convex.grow_rounds={rounds}", f"convex.grow_candidates={candidates}", f"convex.grow_add={add}"]
-    return {"fixed": ["convex.reg=1e-3"], "auto": ["convex.reg=auto"], "auto+grow": ["convex.reg=auto", *grow]}
+    wide = f"model.subnetworks={16 + candidates * (rounds + 1)}"
+    return {"fixed": ["convex.reg=1e-3"], "auto": ["convex.reg=auto"], "auto+grow": ["convex.reg=auto", *grow],
+            "auto-wide": ["convex.reg=auto", wide]}
 
 
 def one(task: str, options: dict, seed: int, sets: list[str]) -> dict:
@@ -61,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--suites", nargs="+", default=["xor8", "mnist"], choices=list(SUITES))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     p.add_argument("--variants", nargs="+", default=["fixed", "auto", "auto+grow"])
+    p.add_argument("--reference", default="fixed", help="variant the time ratios are taken against")
     p.add_argument("--grow-rounds", type=int, default=3)
     p.add_argument("--grow-candidates", type=int, default=64)
     p.add_argument("--grow-add", type=int, default=32)
@@ -85,16 +91,20 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.variants:
             sel = [r for r in rows if r["suite"] == suite and r["variant"] == name]
             ratio = [r["wall_s"] / f["wall_s"] for r in sel for f in rows
-                     if f["suite"] == suite and f["variant"] == "fixed" and f["seed"] == r["seed"]]
+                     if f["suite"] == suite and f["variant"] == args.reference and f["seed"] == r["seed"]]
             s = {"suite": suite, "variant": name, "median_val": statistics.median(r["val"] for r in sel),
                  "median_test": statistics.median(r["test"] for r in sel),
                  "median_wall_s": statistics.median(r["wall_s"] for r in sel),
                  "median_cpu_s": statistics.median(r["cpu_s"] for r in sel),
-                 "median_wall_ratio_to_fixed": statistics.median(ratio) if ratio else None}
+                 "reference": args.reference, "median_wall_ratio": statistics.median(ratio) if ratio else None,
+                 "median_cpu_ratio": statistics.median(
+                     r["cpu_s"] / f["cpu_s"] for r in sel for f in rows
+                     if f["suite"] == suite and f["variant"] == args.reference and f["seed"] == r["seed"]) if ratio else None}
             summary.append(s)
             print(f"== {suite:6} {name:10} val {s['median_val']:.4f} test {s['median_test']:.4f} "
                   f"wall {s['median_wall_s']:.1f}s cpu {s['median_cpu_s']:.1f}s"
-                  + (f" ({s['median_wall_ratio_to_fixed']:.2f}x fixed)" if ratio else ""), flush=True)
+                  + (f" (wall {s['median_wall_ratio']:.2f}x, cpu {s['median_cpu_ratio']:.2f}x {args.reference})"
+                     if ratio else ""), flush=True)
     meta["load_average_1min_end"] = os.getloadavg()[0]
     write_json({"meta": meta, "base": BASE, "variants": table, "summary": summary, "rows": rows}, args.out)
     print(f"written {args.out}")
