@@ -84,18 +84,38 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} as JSON")
 
 
-class Store:
-    """The run database at ``path`` (created with its folder when missing)."""
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
-    def __init__(self, path: str | Path) -> None:
+
+class Store:
+    """The run database at ``path`` (created with its folder when missing, unless ``read_only``)."""
+
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
         if self.path.is_dir():
             raise ValueError(f"store path {self.path} is a folder; give a file such as {self.path / 'runs.sqlite'}")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        exists = self.path.is_file() and self.path.stat().st_size > 0
+        if exists:
+            with self.path.open("rb") as fh:
+                if fh.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+                    raise ValueError(f"{self.path} is not a spikeopt run database (not an SQLite file); "
+                                     "give the runs.sqlite that `spikeopt reproduce` wrote")
+        elif read_only:
+            raise FileNotFoundError(f"run database {self.path} does not exist or is empty")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            if read_only:
+                tables = {n for (n,) in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if "runs" not in tables:
+                    raise ValueError(f"{self.path} is an SQLite file without a runs table: not a spikeopt run database")
+            else:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as err:
+            raise ValueError(f"{self.path} is not a usable spikeopt run database ({err})") from None
 
     def close(self) -> None:
         self._db.close()
