@@ -35,11 +35,12 @@ def cmd_results(argv: list[str]) -> int:
         if args.summary:
             for sweep, counts in sorted(store.sweeps().items()):
                 print(f"{sweep}: " + "  ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-            return 0
         records = list(store.records(sweep=args.sweep, status=args.status))
-    if args.export:
+    if args.export:  # with --summary too: `--summary --export runs.csv` prints the summary and exports
         path = export_records(records, args.export, args.format)
         print(f"{len(records)} run(s) written to {path}")
+        return 0
+    if args.summary:
         return 0
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
     print(_format(records, metrics))

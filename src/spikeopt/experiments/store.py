@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sqlite3
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,23 +203,33 @@ class _Transaction:
 
 def export_records(records: list[RunRecord], path: str | Path, fmt: str | None = None) -> Path:
     """Write records as JSON (a list of rows) or CSV (JSON-encoded nested columns plus flat metric
-    columns ``metrics.<split>.<metric>`` for spreadsheets); the format comes from the suffix."""
+    columns ``metrics.<split>.<metric>`` for spreadsheets); the format comes from the suffix.
+    Written to a temporary file and renamed, so an interrupted export leaves no half file."""
     path = Path(path)
     fmt = _format(path, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = [r.as_dict() for r in records]
-    if fmt == "json":
-        path.write_text(json.dumps(rows, indent=2, sort_keys=True, default=_plain))
-        return path
-    flat = sorted({f"metrics.{s}.{m}" for r in records for s, ms in r.metrics.items() for m in ms})
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=[*_COLUMNS, *flat])
-        writer.writeheader()
-        for r in records:
-            row = {c: (_dumps(v) if c in _JSON_COLUMNS else v) for c, v in r.as_dict().items()}
-            row.update({f"metrics.{s}.{m}": v for s, ms in r.metrics.items() for m, v in ms.items()})
-            writer.writerow(row)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            _write_records(records, fh, fmt)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     return path
+
+
+def _write_records(records: list[RunRecord], fh: Any, fmt: str) -> None:
+    if fmt == "json":
+        fh.write(json.dumps([r.as_dict() for r in records], indent=2, sort_keys=True, default=_plain))
+        return
+    flat = sorted({f"metrics.{s}.{m}" for r in records for s, ms in r.metrics.items() for m in ms})
+    writer = csv.DictWriter(fh, fieldnames=[*_COLUMNS, *flat])
+    writer.writeheader()
+    for r in records:
+        row = {c: (_dumps(v) if c in _JSON_COLUMNS else v) for c, v in r.as_dict().items()}
+        row.update({f"metrics.{s}.{m}": v for s, ms in r.metrics.items() for m, v in ms.items()})
+        writer.writerow(row)
 
 
 def load_records(path: str | Path, fmt: str | None = None) -> list[RunRecord]:
