@@ -76,6 +76,11 @@ def _parse_value(raw: str) -> Any:
     return parse_value(raw)
 
 
+def _parse_list(raw: str) -> Any:
+    value = _parse_value(raw)
+    return value if isinstance(value, list) else [value]
+
+
 def _default_at(config: Any, path: str) -> Any:
     node = config
     for part in path.split("."):
@@ -109,7 +114,10 @@ def _add_task_options(parser: argparse.ArgumentParser, task: str) -> None:
 
     group = parser.add_argument_group(f"options of task {task!r}")
     for f in option_fields(_task_class(task)):
-        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"task__{f.name}", type=_parse_value,
+        default = f.default if f.default is not dataclasses.MISSING else None
+        listed = isinstance(default, (list, tuple))  # `--ood-factors 2` means the list [2]
+        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"task__{f.name}",
+                           type=_parse_list if listed else _parse_value,
                            default=argparse.SUPPRESS, help=_field_help(f))
 
 
@@ -200,6 +208,8 @@ def cmd_train(argv: list[str]) -> int:
         result = run(config, save=args.save)
     except KeyboardInterrupt:
         raise Interrupted("nothing was saved (a run keeps no partial state)") from None
+    if args.out:  # before printing: a printing problem must not lose the result
+        write_json(result, args.out)
     print(f"task {config.task}  method {config.method}  seed {config.seed}  device {result['device']}")
     print(_format_metrics(result["metrics"]))
     if "certificate" in result:
@@ -212,15 +222,17 @@ def cmd_train(argv: list[str]) -> int:
     if "sast" in result:
         a = result["sast"]
         print(f"SAST rho {a['rho']}: hard-spike {a['hard_accuracy']:.4f}  surrogate-forward {a['clean_accuracy']:.4f}  "
-              f"transfer gap {a['transfer_gap']:+.4f}  overhead {a['overhead']:.2f}x")
+              f"transfer gap {a['transfer_gap']:+.4f}  overhead "
+              f"{'not measured' if a.get('overhead') is None else format(a['overhead'], '.2f') + 'x'}")
     if "admm" in result and result["admm"].get("lagrangian"):
         a = result["admm"]
         print(f"ADMM {a['iteration'][-1]} iterations: lagrangian {a['lagrangian'][-1]:.4g}  "
               f"primal residual {a['primal_residual'][-1]:.3g}  spiking train accuracy {a['train_accuracy'][-1]:.4f}")
     print("timings: " + "  ".join(f"{k} {v:.1f}s" for k, v in result["timings"].items()))
     if args.out:
-        write_json(result, args.out)
         print(f"result written to {args.out}")
+    if args.save:
+        print(f"model saved to {args.save}")
     return 0
 
 
