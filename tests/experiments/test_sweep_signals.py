@@ -69,8 +69,13 @@ def _start(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     sleeping = lambda: sorted(tmp_path.glob("sleeping-*"))  # noqa: E731
-    _wait(lambda: len(sleeping()) == 2 or proc.poll() is not None, "two workers in a long run")
-    assert proc.poll() is None, proc.communicate()
+    try:
+        _wait(lambda: len(sleeping()) == 2 or proc.poll() is not None, "two workers in a long run")
+        assert proc.poll() is None, proc.communicate()
+    except BaseException:
+        proc.kill()  # never leave the driver behind (its workers follow it)
+        (tmp_path / "slow").unlink(missing_ok=True)
+        raise
     return proc, [int(p.name.split("-")[1]) for p in sleeping()]
 
 
