@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
+import spikeopt
 from spikeopt.cli import main
 from spikeopt.experiments.store import RunRecord, Store
 
 run_mod = importlib.import_module("spikeopt.experiments.run")  # the module; the package exports run()
 
-ROOT = Path(__file__).resolve().parents[1]
+SRC = str(Path(spikeopt.__file__).resolve().parents[1])  # the spikeopt under test, for subprocesses
 XOR = ["--task", "first-last-xor", "--steps", "4", "--n-train", "64", "--n-val", "32", "--n-test", "32"]
 SMALL = [*XOR, "--subnetworks", "2", "--width", "4", "--epochs", "1", "--no-progress"]
 
@@ -89,7 +90,11 @@ def test_ctrl_c_during_train_is_one_line(tmp_path, capsys, monkeypatch):
         raise KeyboardInterrupt
     monkeypatch.setattr(run_mod, "run", interrupted)
     out = tmp_path / "r.json"
-    assert main(["train", *SMALL, "--out", str(out)]) == 130
+    try:
+        code = main(["train", *SMALL, "--out", str(out)])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped spikeopt's main() as a traceback")
+    assert code == 130
     line = _error_line(capsys)
     assert "nothing was saved" in line and "resume with: spikeopt train --task first-last-xor" in line
     assert not out.exists()
@@ -178,7 +183,7 @@ def test_tasks_lists_methods(capsys):
 
 
 def _python(code: str, **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": SRC}
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
                           **kwargs)
 
@@ -194,7 +199,7 @@ def test_broken_pipe_is_silent():
     read, write = os.pipe()
     os.close(read)  # the reader (`| head`) is already gone when we write
     try:
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        env = {**os.environ, "PYTHONPATH": SRC}
         done = subprocess.run([sys.executable, "-m", "spikeopt.cli", "tasks"], env=env, stdout=write,
                               stderr=subprocess.PIPE, text=True, timeout=120)
     finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import spikeopt
 from spikeopt.cli import main
 from spikeopt.experiments import reproduce as reproduce_mod
 from spikeopt.experiments.reproduce import resolve
@@ -24,7 +25,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 import fake_runs  # noqa: E402
 
-ROOT = HERE.parents[1]
+SRC = str(Path(spikeopt.__file__).resolve().parents[1])  # the spikeopt under test
 DRIVER = f"""
 import sys
 sys.path.insert(0, {str(HERE)!r})
@@ -61,7 +62,7 @@ def _wait(predicate, what: str) -> None:
 
 def _start(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
     (tmp_path / "slow").write_text("")
-    env = {**os.environ, "SPIKEOPT_TEST_DIR": str(tmp_path), "PYTHONPATH": str(ROOT / "src"),
+    env = {**os.environ, "SPIKEOPT_TEST_DIR": str(tmp_path), "PYTHONPATH": SRC,
            "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-c", DRIVER, "reproduce", "--out", str(tmp_path / "out"), "--only", "table1",
