@@ -61,7 +61,8 @@ def check_memory(config: RunConfig, task: Any, train: Any, device: torch.device)
     dims = (task.in_features, task.out_features, m.subnetworks, m.width, m.depth)
     advice = "lower --subnetworks, --width, --depth or --batch-size"
     if config.method in ("sg", "sg-sg", "sg-cvx", "cvx-sg", "sast"):
-        batch = config.sast.batch_size if config.method == "sast" else config.sg.batch_size
+        batch = {"sast": config.sast.batch_size, "cvx-sg": config.finetune.batch_size,
+                 "sg-sg": max(config.sg.batch_size, config.finetune.batch_size)}.get(config.method, config.sg.batch_size)
         copies = 6 if config.method == "sast" else 5
         need = memory.gradient_training_bytes(steps, samples, *dims, batch, copies)
         sizes = f"{m.subnetworks} subnetworks x {m.width} width x {m.depth} depth, T={steps}, batch {min(batch, samples)}"
