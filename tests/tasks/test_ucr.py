@@ -64,7 +64,7 @@ def test_read_ts_value_by_value(toy):
 
 
 def test_raw_values_time_major_and_declared_label_order(toy):
-    task = make_task("ucr", data_dir=str(toy), dataset="Toy", znorm=False, max_steps=None, val_fraction=0.4)
+    task = make_task("ucr", data_dir=str(toy), dataset="Toy", znorm=False, max_steps="none", val_fraction=0.4)
     assert task.classes == ["c", "b", "a"] and task.in_features == 2 and task.heads[0].classes == 3
     test = task.splits(0)["test"]
     assert tuple(test.x.shape) == (4, 2, 2)  # [T, N, F]

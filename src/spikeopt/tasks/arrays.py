@@ -9,7 +9,9 @@ from typing import ClassVar
 import numpy as np
 
 from spikeopt.tasks.base import Head, SequenceData, SequenceModel, Task, evaluate_classification
-from spikeopt.tasks.series import check_fraction, check_max_steps, pool_steps, stratified_holdout, to_sequence, znormalise
+from spikeopt.tasks.series import (
+    check_fraction, check_max_steps, pool_steps, stratified_holdout, to_sequence, znormalise,
+)
 
 
 def _inputs(data: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
@@ -82,8 +84,8 @@ class Arrays(Task):
             raise ValueError(f"arrays option znorm must be true or false, got {self.znorm!r}")
         check_fraction(self.name, "val_fraction", self.val_fraction)
         check_fraction(self.name, "test_fraction", self.test_fraction)
-        check_max_steps(self.name, self.max_steps)
-        path = Path(self.data_file)
+        self.max_steps = check_max_steps(self.name, self.max_steps)
+        path = Path(self.data_file).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"arrays option data_file {self.data_file!r} is not a file")
         self._x, self._y, self._x_test, self._y_test = self._read(path)

@@ -16,9 +16,13 @@ def check_fraction(name: str, key: str, value: object) -> None:
         raise ValueError(f"{name} option {key} must lie strictly between 0 and 1, got {value!r}")
 
 
-def check_max_steps(name: str, value: object) -> None:
+def check_max_steps(name: str, value: object) -> int | None:
+    """``max_steps`` as given, with the command line's ``none`` / ``null`` read as None (no pooling)."""
+    if isinstance(value, str) and value.strip().lower() in ("none", "null"):
+        return None
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"{name} option max_steps must be a positive integer or None (no pooling), got {value!r}")
+        raise ValueError(f"{name} option max_steps must be a positive integer or none (no pooling), got {value!r}")
+    return value  # type: ignore[return-value]
 
 
 def class_order(labels: list[str], declared: list[str] | None = None) -> list[str]:

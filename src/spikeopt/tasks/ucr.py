@@ -8,7 +8,9 @@ from typing import ClassVar
 import numpy as np
 
 from spikeopt.tasks.base import Head, SequenceData, SequenceModel, Task, evaluate_classification
-from spikeopt.tasks.series import check_fraction, check_max_steps, class_order, pool_steps, resample_length, stratified_holdout, to_sequence, znormalise
+from spikeopt.tasks.series import (
+    check_fraction, check_max_steps, class_order, pool_steps, resample_length, stratified_holdout, to_sequence, znormalise,
+)
 from spikeopt.tasks.ucr_files import RawSeries, find_ucr_files, read_ucr
 
 UNEQUAL = ("error", "resample")
@@ -36,7 +38,7 @@ class Ucr(Task):
     - ``max_steps`` (default 64): average-pool ``ceil(T / max_steps)`` consecutive steps so at most
       64 remain. SG training time and BPTT memory grow linearly in T and its gradients fade over
       hundreds of steps, while the UCR shapes survive 2-25x smoothing (GunPoint 150 -> 50 steps,
-      ArrowHead 251 -> 63, ACSF1 1460 -> 64); ``None`` keeps every step.
+      ArrowHead 251 -> 63, ACSF1 1460 -> 64); ``none`` keeps every step.
     """
 
     name: ClassVar[str] = "ucr"
@@ -50,7 +52,7 @@ class Ucr(Task):
     znorm: bool = field(default=True, metadata={"help": "z-normalise every series and dimension over time"})
     val_fraction: float = field(default=0.2, metadata={"help": "stratified fraction of TRAIN held out for validation"})
     max_steps: int | None = field(
-        default=64, metadata={"help": "average-pool time to at most this many steps (None: keep all)"}
+        default=64, metadata={"help": "average-pool time to at most this many steps (none: keep all)"}
     )
     unequal_length: str = field(
         default="error", metadata={"help": "series of unequal length: error, or resample to the longest TRAIN length"}
@@ -64,7 +66,7 @@ class Ucr(Task):
         if not isinstance(self.znorm, bool):
             raise ValueError(f"ucr option znorm must be true or false, got {self.znorm!r}")
         check_fraction(self.name, "val_fraction", self.val_fraction)
-        check_max_steps(self.name, self.max_steps)
+        self.max_steps = check_max_steps(self.name, self.max_steps)
         if self.unequal_length not in UNEQUAL:
             raise ValueError(f"ucr option unequal_length must be one of {list(UNEQUAL)}, got {self.unequal_length!r}")
         self._train_path, self._test_path = find_ucr_files(self.data_dir, self.dataset)

@@ -140,7 +140,7 @@ def read_tsv(path: str | os.PathLike) -> RawSeries:
 def find_ucr_files(data_dir: str | os.PathLike, dataset: str) -> tuple[Path, Path]:
     """``NAME_TRAIN`` and ``NAME_TEST`` in ``data_dir`` or ``data_dir/NAME``, as a ``.ts`` pair or
     else a ``.tsv`` pair (``.ts`` wins where both are present)."""
-    root = Path(data_dir)
+    root = Path(data_dir).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"data_dir {str(root)!r} is not a folder; it should hold {dataset}_TRAIN.ts/.tsv "
                                 f"and {dataset}_TEST.ts/.tsv, directly or in a subfolder {dataset}/")
