@@ -95,7 +95,7 @@ def test_bad_inputs():
         complete_patterns(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="beta must be one number"):
         complete_patterns(np.zeros((1, 2, 1)), beta=np.array([0.5, 0.6]))
-    with pytest.raises(RuntimeError, match="max_cells"):
+    with pytest.raises(ValueError, match="max_cells"):
         complete_patterns(np.random.default_rng(0).normal(size=(2, 6, 2)), max_cells=3)
 
 

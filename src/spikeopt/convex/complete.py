@@ -15,7 +15,7 @@ For ``T = 1`` this is the hyperplane arrangement of the inputs (all affine dicho
 
 Exact up to the LP solver's tolerance (``tol``); the cost grows with the number of cells
 (polynomially in ``N * T`` for fixed ``F``, App. D.6), so ``max_cells`` stops runaway searches
-with an error. Every witness is replayed in float64 before it is returned, and a witness is
+with a ValueError. Every witness is replayed in float64 before it is returned, and a witness is
 chosen deep inside its cell (the LP also maximises the margin of the non-spiking rows where it
 can) so float32 networks reproduce it too.
 
@@ -138,7 +138,7 @@ class _Search:
         if i == self.n:
             self.cells += 1
             if self.cells > self.max_cells:
-                raise RuntimeError(f"more than max_cells={self.max_cells} cells; the problem is too large for "
+                raise ValueError(f"more than max_cells={self.max_cells} cells; the problem is too large for "
                                    "complete enumeration (fewer sequences, steps or inputs, or raise max_cells)")
             key = final.tobytes()
             if key not in self.found or not self.found[key][1]:  # keep looking for an interior witness

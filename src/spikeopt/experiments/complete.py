@@ -54,6 +54,10 @@ def certify_complete(config: RunConfig, max_cells: int = 200_000) -> dict[str, A
                               max_cells=max_cells)
     witnesses = witness_network(found, task.in_features)
     full = build_dictionary(witnesses, train.x, "final")  # the library's own rollout re-derives the atoms
+    nonzero = int((found.patterns.sum(axis=1) > 0).sum())
+    if full.n_atoms != nonzero:
+        raise RuntimeError(f"the float32 network reproduces {full.n_atoms} distinct non-zero atoms of the {nonzero} "
+                           "enumerated patterns; some witnesses sit too close to the threshold")
     complete_sol = _solve(full.atoms, y, task.heads, cvx)
     complete_net, _ = reconstruct(witnesses, full, complete_sol.coef, complete_sol.intercept, "final")
     t_complete = time.perf_counter() - t0
