@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import shlex
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from spikeopt.experiments.config import RunConfig, parse_value
+if TYPE_CHECKING:  # imported lazily: `spikeopt --help` must not pay for torch
+    from spikeopt.experiments.config import RunConfig
 
 METHOD_NAMES = ("sg", "cvx", "sg-cvx", "sg-sg", "cvx-sg", "admm", "sast")
 
@@ -33,8 +36,8 @@ _FLAGS: dict[str, tuple[str, Any, str]] = {
     "--patience": ("sg.patience", int, "early-stopping patience in epochs (SG)"),
     "--ft-epochs": ("finetune.epochs", int, "fine-tuning epochs (sg-sg, cvx-sg)"),
     "--ft-lr": ("finetune.lr", float, "fine-tuning learning rate"),
-    "--reg": ("convex.reg", parse_value, "group-lasso regularisation of the convex readout: one value, a list "
-              "1e-2,1e-3 (a path selected on validation) or auto (default: a path scaled to reg_max)"),
+    "--reg": ("convex.reg", str, "group-lasso regularisation of the convex readout: one value, a list "
+              "1e-2,1e-3 or auto (a path from reg_max); a path is selected on validation"),
     "--loss": ("convex.loss", str, "convex loss: cross_entropy or squared"),
     "--tol": ("convex.tol", float, "duality-gap tolerance of the convex solve"),
     "--max-iter": ("convex.max_iter", int, "iteration budget of each convex solve"),
@@ -48,7 +51,7 @@ _FLAGS: dict[str, tuple[str, Any, str]] = {
     "--admm-theta": ("admm.theta", float, "ADMM firing threshold theta"),
     "--admm-epsilon": ("admm.epsilon", float, "ADMM z-minimiser margin epsilon above threshold"),
     "--admm-iterations": ("admm.iterations", int, "ADMM iterations"),
-    "--admm-warmup": ("admm.warmup", int, "ADMM warm-up iterations without multiplier updates"),
+    "--admm-warmup": ("admm.warmup", int, "ADMM warm-up iterations without multiplier updates (None: 30%% of the iterations)"),
     "--admm-shards": ("admm.shards", int, "ADMM data shards for the weight-update sums"),
     "--rho": ("sast.rho", float, "SAST: SAM perturbation radius rho (0 = plain surrogate-forward training)"),
     "--sam-optimizer": ("sast.optimizer", str, "SAST base optimizer: adam or sgd"),
@@ -62,6 +65,40 @@ _FLAGS: dict[str, tuple[str, Any, str]] = {
 # With --method sast, the SG training flags set the SAST section instead.
 _SAST_SHARED = {"sg.epochs": "sast.epochs", "sg.lr": "sast.lr", "sg.batch_size": "sast.batch_size",
                 "sg.weight_decay": "sast.weight_decay", "sg.grad_clip": "sast.grad_clip"}
+
+
+class Interrupted(Exception):
+    """Ctrl-C inside a command; ``saved`` says what is on disk (main prints it with the resume command)."""
+
+    def __init__(self, saved: str) -> None:
+        super().__init__(saved)
+        self.saved = saved
+
+
+def _parse_value(raw: str) -> Any:
+    from spikeopt.experiments.config import parse_value
+
+    return parse_value(raw)
+
+
+def _parse_list(raw: str) -> Any:
+    value = _parse_value(raw)
+    return value if isinstance(value, list) else [value]
+
+
+def _default_at(config: Any, path: str) -> Any:
+    node = config
+    for part in path.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def _flag_help(path: str, text: str, defaults: Any) -> str:
+    default = _default_at(defaults, path)
+    sast = _SAST_SHARED.get(path)
+    if sast is not None:
+        return f"{text} (default: {default}; with --method sast: {_default_at(defaults, sast)})"
+    return f"{text} (default: {default})"
 
 
 def _task_class(name: str):
@@ -82,19 +119,27 @@ def _add_task_options(parser: argparse.ArgumentParser, task: str) -> None:
 
     group = parser.add_argument_group(f"options of task {task!r}")
     for f in option_fields(_task_class(task)):
-        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"task__{f.name}", type=parse_value,
+        default = f.default if f.default is not dataclasses.MISSING else None
+        listed = isinstance(default, (list, tuple))  # `--ood-factors 2` means the list [2]
+        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"task__{f.name}",
+                           type=_parse_list if listed else _parse_value,
                            default=argparse.SUPPRESS, help=_field_help(f))
 
 
 def _train_parser(task: str | None) -> argparse.ArgumentParser:
+    from spikeopt.experiments.config import RunConfig
+
+    defaults = RunConfig()
     p = argparse.ArgumentParser(prog="spikeopt train", description="Train one model and write its result as JSON.")
-    p.add_argument("--config", help="YAML run config to start from")
-    p.add_argument("--task", default=None, help="task name (see `spikeopt tasks`)")
-    p.add_argument("--method", default=None, help=f"training method: {', '.join(METHOD_NAMES)}")
-    p.add_argument("--seed", type=int, default=None, help="random seed (data splits, init, witnesses)")
-    p.add_argument("--device", default=None, help="cpu, cuda or auto (default: auto)")
-    for flag, (_, typ, text) in _FLAGS.items():
-        p.add_argument(flag, type=typ, default=None, help=text)
+    p.add_argument("--config", help="YAML run config to start from (see examples/*.yaml)")
+    p.add_argument("--task", default=None, help=f"task name (see `spikeopt tasks`; default: {defaults.task})")
+    p.add_argument("--method", default=None,
+                   help=f"training method: {', '.join(METHOD_NAMES)} (default: {defaults.method}; "
+                        "`spikeopt tasks` lists the tasks each supports)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (data splits, init, witnesses; default: 0)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: auto)")
+    for flag, (path, typ, text) in _FLAGS.items():
+        p.add_argument(flag, type=typ, default=None, help=_flag_help(path, text, defaults))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config field, e.g. --set convex.intercept=true")
     p.add_argument("--out", help="write the JSON result here")
@@ -110,6 +155,8 @@ def _train_parser(task: str | None) -> argparse.ArgumentParser:
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
+    from spikeopt.experiments.config import RunConfig
+
     config = RunConfig.from_yaml(args.config) if args.config else RunConfig()
     sets: list[str] = []
     for key in ("task", "method", "seed", "device"):
@@ -153,12 +200,25 @@ def cmd_train(argv: list[str]) -> int:
     pre.add_argument("--task")
     pre.add_argument("--config")
     known, _ = pre.parse_known_args(argv)
+    from spikeopt.experiments.config import RunConfig
+
     task = known.task or (RunConfig.from_yaml(known.config).task if known.config else RunConfig().task)
     args = _train_parser(task).parse_args(argv)
     config = build_config(args)
-    from spikeopt.experiments.run import run, write_json
+    from spikeopt.experiments.outputs import check_distinct, check_output_file
+    from spikeopt.experiments.run import check_run, run, write_json
 
-    result = run(config, save=args.save)
+    for flag in ("out", "save"):  # fail now, not after the training
+        if getattr(args, flag):
+            check_output_file(getattr(args, flag), f"--{flag}")
+    check_distinct({"--out": args.out, "--save": args.save})
+    check_run(config)
+    try:
+        result = run(config, save=args.save)
+    except KeyboardInterrupt:
+        raise Interrupted("nothing was saved (a run keeps no partial state)") from None
+    if args.out:  # before printing: a printing problem must not lose the result
+        write_json(result, args.out)
     print(f"task {config.task}  method {config.method}  seed {config.seed}  device {result['device']}")
     print(_format_metrics(result["metrics"]))
     if "certificate" in result:
@@ -178,15 +238,17 @@ def cmd_train(argv: list[str]) -> int:
     if "sast" in result:
         a = result["sast"]
         print(f"SAST rho {a['rho']}: hard-spike {a['hard_accuracy']:.4f}  surrogate-forward {a['clean_accuracy']:.4f}  "
-              f"transfer gap {a['transfer_gap']:+.4f}  overhead {a['overhead']:.2f}x")
+              f"transfer gap {a['transfer_gap']:+.4f}  overhead "
+              f"{'not measured' if a.get('overhead') is None else format(a['overhead'], '.2f') + 'x'}")
     if "admm" in result and result["admm"].get("lagrangian"):
         a = result["admm"]
         print(f"ADMM {a['iteration'][-1]} iterations: lagrangian {a['lagrangian'][-1]:.4g}  "
               f"primal residual {a['primal_residual'][-1]:.3g}  spiking train accuracy {a['train_accuracy'][-1]:.4f}")
     print("timings: " + "  ".join(f"{k} {v:.1f}s" for k, v in result["timings"].items()))
     if args.out:
-        write_json(result, args.out)
         print(f"result written to {args.out}")
+    if args.save:
+        print(f"model saved to {args.save}")
     return 0
 
 
@@ -199,6 +261,7 @@ def cmd_tasks(argv: list[str]) -> int:
         cls = _task_class(name)
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
         print(f"{name}  (readout: {cls.readout})  {doc}")
+        print(f"    methods: {', '.join(methods_for(cls.readout))}")
         for f in option_fields(cls):
             print(f"    --{f.name.replace('_', '-'):<18} {_field_help(f)}")
     return 0
@@ -212,20 +275,38 @@ def cmd_certify(argv: list[str]) -> int:
     p = _train_parser(known.task)
     p.prog = "spikeopt certify"
     p.description = "Solve the convex readout for several numbers of subnetworks and print the certificates."
-    p.add_argument("--counts", type=parse_value, default=[2, 16, 32, 64], help="subnetwork counts (default 2,16,32,64)")
+    p.add_argument("--counts", type=_parse_value, default=[2, 16, 32, 64], help="subnetwork counts (default 2,16,32,64)")
+    p.add_argument("--complete", action="store_true", help="tiny problems: the complete dictionary's global optimum "
+                   "beside the sampled dictionary's and an SG network's objective (depth 1)")
+    p.add_argument("--max-cells", type=int, default=200_000, help="--complete: stop the enumeration beyond this many cells")
     args = p.parse_args(argv)
     if args.method not in (None, "cvx", "sg-cvx"):
         raise ValueError("certify runs a convex method: --method cvx (default) or sg-cvx")
     args.task = known.task
     args.method = args.method or "cvx"
-    counts = [int(c) for c in (args.counts if isinstance(args.counts, list) else [args.counts])]
-    from spikeopt.experiments.run import run, write_json
+    from spikeopt.experiments.outputs import check_output_file
 
+    if args.complete:
+        if args.out:
+            check_output_file(args.out, "--out")
+        return _certify_complete(args)
+    counts = args.counts if isinstance(args.counts, list) else [args.counts]
+    if not counts or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in counts):
+        raise ValueError(f"--counts must be positive integers such as 2,16,32,64, got {args.counts!r}")
+    from spikeopt.experiments.run import check_run, run, write_json
+
+    if args.out:
+        check_output_file(args.out, "--out")
     base = build_config(args)
+    for k in counts:
+        check_run(base.override([f"model.subnetworks={k}"]))
     rows = []
     print(f"{'K':>4} {'test acc':>9} {'reg':>9} {'primal':>12} {'dual':>12} {'abs gap':>10} {'atoms':>6} {'active':>6}")
     for k in counts:
-        result = run(base.override([f"model.subnetworks={k}"]))
+        try:
+            result = run(base.override([f"model.subnetworks={k}"]))
+        except KeyboardInterrupt:
+            raise Interrupted("nothing was saved (certify writes --out at the end)") from None
         c, test = result["certificate"], result["metrics"]["test"]
         rows.append({"subnetworks": k, "test": test, **c, "atoms": result["dictionary"]["atoms"],
                      "active": result["reconstruction"]["active_atoms"], "path": result["path"]})
@@ -233,6 +314,18 @@ def cmd_certify(argv: list[str]) -> int:
               f"{c['gap']:>10.2e} {rows[-1]['atoms']:>6} {rows[-1]['active']:>6}")
     if args.out:
         write_json({"config": base.to_dict(), "rows": rows}, args.out)
+        print(f"result written to {args.out}")
+    return 0
+
+
+def _certify_complete(args: argparse.Namespace) -> int:
+    from spikeopt.experiments.complete import certify_complete, format_complete
+    from spikeopt.experiments.run import write_json
+
+    report = certify_complete(build_config(args), max_cells=args.max_cells)
+    print(format_complete(report))
+    if args.out:
+        write_json(report, args.out)
         print(f"result written to {args.out}")
     return 0
 
@@ -267,9 +360,37 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return commands[argv[0]](argv[1:])
-    except (ValueError, TypeError, FileNotFoundError, MemoryError) as err:
+    except Interrupted as err:
+        print(f"spikeopt: interrupted; {err.saved}; resume with: {_command(argv)}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print(f"spikeopt: interrupted; run again with: {_command(argv)}", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, what a shell reports for a reader that went away
+    except (ValueError, TypeError, OSError, MemoryError) as err:
         print(f"spikeopt: error: {err}", file=sys.stderr)
         return 2
+
+
+def methods_for(readout: str) -> list[str]:
+    """The methods that train a task with this readout (ADMM trains a final-step readout only)."""
+    return [m for m in METHOD_NAMES if m != "admm" or readout == "final"]
+
+
+def _command(argv: list[str]) -> str:
+    return "spikeopt " + shlex.join(argv)
+
+
+def _silence_stdout() -> None:
+    """The reader of our stdout is gone (``| head``): point stdout at /dev/null so the interpreter's
+    final flush does not print a second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (e.g. captured in tests)
+        pass
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ def test_path_regs_sorted_largest_first_without_duplicates():
     assert path_regs(0.3, None) == [0.3]
     with pytest.raises(ValueError, match="reg_max"):
         path_regs("auto", None)
+    assert path_regs("auto", 0.0) == [1e-3]  # no atom correlates with the targets: one solve, W = 0
 
 
 def _point(reg, val, eligible=True):

@@ -51,3 +51,19 @@ def paper_run(config: RunConfig) -> dict:
         out["history"] = {"sg": {"records": [{"epoch": e, "train_loss": 1.0 / (e + 1), val_key: acc * e / 3}
                                              for e in range(4)]}}
     return out
+
+
+def slow_paper_run(config: RunConfig) -> dict:
+    """``paper_run``, but runs with more than 2 subnetworks sleep while ``$SPIKEOPT_TEST_DIR/slow``
+    exists (announcing ``sleeping-<pid>`` first); finished runs append their key to ``log``."""
+    import time
+
+    folder = Path(os.environ["SPIKEOPT_TEST_DIR"])
+    if config.model.subnetworks > 2 and (folder / "slow").exists():
+        (folder / f"sleeping-{os.getpid()}").write_text(config.key())
+        while (folder / "slow").exists():
+            time.sleep(0.2)
+    result = paper_run(config)
+    with open(folder / "log", "a") as fh:
+        fh.write(f"{config.key()}\n")
+    return result

@@ -118,9 +118,40 @@ def test_idx_folder(tmp_path, gz, prefix) -> None:
 
 def test_idx_folder_more_classes(tmp_path) -> None:
     arrays = _fake_mnist(tmp_path)
-    arrays["train-labels-idx1-ubyte"][0] = 26  # EMNIST letters use labels 1..26
+    arrays["train-labels-idx1-ubyte"][0] = 26  # one label 26 among 0..9: only valid when declared
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", arrays["train-labels-idx1-ubyte"])
+    assert MnistSeq(data_dir=str(tmp_path), classes=27).heads[0].classes == 27
+
+
+def test_idx_letters_infer_their_classes(tmp_path) -> None:
+    _fake_mnist(tmp_path, n_train=52)
+    letters = np.tile(np.arange(1, 27, dtype=np.uint8), 2)  # EMNIST letters: labels 1..26, no 0
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", letters)
     assert MnistSeq(data_dir=str(tmp_path)).heads[0].classes == 27
+
+
+@pytest.mark.parametrize("which", ["train", "t10k"])
+def test_corrupt_label_names_file_and_index(tmp_path, which) -> None:
+    arrays = _fake_mnist(tmp_path)
+    name = f"{which}-labels-idx1-ubyte"
+    labels = arrays[name].copy()
+    labels[7] = 200  # one flipped byte: would make a 201-class head
+    write_idx(tmp_path / f"{name}.gz", labels)
+    with pytest.raises(ValueError) as err:
+        MnistSeq(data_dir=str(tmp_path))
+    message = str(err.value)
+    assert name in message and "label 200 at index 7" in message
+
+
+def test_label_beyond_declared_classes(tmp_path) -> None:
+    arrays = _fake_mnist(tmp_path)
+    labels = arrays["train-labels-idx1-ubyte"].copy()
+    labels[3] = 10
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", labels)
+    with pytest.raises(ValueError, match="label 10 at index 3 is not below classes=10"):
+        MnistSeq(data_dir=str(tmp_path), classes=10)
+    with pytest.raises(ValueError, match="classes must be an integer >= 2"):
+        MnistSeq(classes=True)
 
 
 def test_missing_files(tmp_path) -> None:

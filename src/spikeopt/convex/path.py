@@ -34,6 +34,9 @@ AUTO_POINTS = 8
 AUTO_HIGH = 0.5
 AUTO_LOW = 1e-2
 AUTO_PATIENCE = 2
+# reg_max = 0: no atom correlates with the targets and the readout is zero at every reg; one solve
+# at the old fixed default keeps such a run going (it records reg_max 0)
+DEGENERATE_REG = 1e-3
 NEEDS_VALIDATION = (
     "choosing reg from a path (reg='auto' or a list) needs a validation split to score on; "
     "give the task a validation split or pass a single reg value"
@@ -45,7 +48,7 @@ def check_reg_spec(reg: Any) -> float | list[float] | str:
 
     Raises ValueError naming the allowed forms otherwise.
     """
-    allowed = "a number > 0, a list of them (e.g. 1e-2,1e-3) or 'auto'"
+    allowed = "> 0: a number, a list of them (e.g. 1e-2,1e-3) or 'auto'"
     if isinstance(reg, str):
         text = reg.strip()
         if text.lower() == AUTO:
@@ -89,6 +92,8 @@ def path_regs(spec: float | list[float] | str, reg_max: float | None) -> list[fl
     if spec == AUTO:
         if reg_max is None:
             raise ValueError("reg='auto' needs reg_max")
+        if reg_max == 0.0:
+            return [DEGENERATE_REG]
         return auto_regs(reg_max)
     values = [spec] if isinstance(spec, float) else list(spec)
     return sorted(set(values), reverse=True)  # type: ignore[arg-type]

@@ -26,32 +26,63 @@ def cmd_results(argv: list[str]) -> int:
     args = results_parser().parse_args(argv)
     if not Path(args.db).is_file():
         raise FileNotFoundError(f"run database {args.db} does not exist; give the runs.sqlite of a sweep")
-    with Store(args.db) as store:
+    if args.export:
+        from spikeopt.experiments.outputs import check_distinct, check_output_file
+
+        check_output_file(args.export, "--export")
+        check_distinct({"--db": args.db, "--export": args.export})
+    with Store(args.db, read_only=True) as store:
         if args.summary:
             for sweep, counts in sorted(store.sweeps().items()):
                 print(f"{sweep}: " + "  ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-            return 0
         records = list(store.records(sweep=args.sweep, status=args.status))
-    if args.export:
+    if args.export:  # with --summary too: `--summary --export runs.csv` prints the summary and exports
         path = export_records(records, args.export, args.format)
         print(f"{len(records)} run(s) written to {path}")
+        return 0
+    if args.summary:
         return 0
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
     print(_format(records, metrics))
     return 0
 
 
+def swept_keys(records: list[RunRecord]) -> list[str]:
+    """Dotted config keys whose values differ between ``records`` (except the seed, shown anyway):
+    what tells the rows of one sweep apart."""
+    flat = [_flatten(r.config) for r in records]
+    keys = sorted({k for f in flat for k in f})
+    return [k for k in keys if k != "seed" and len({repr(f.get(k)) for f in flat}) > 1]
+
+
+def _flatten(data: dict, prefix: str = "") -> dict:
+    out: dict = {}
+    for k, v in data.items():
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _short(key: str) -> str:
+    return key.removeprefix("task_options.")
+
+
 def _format(records: list[RunRecord], metrics: list[str] | None) -> str:
     if not records:
         return "no runs match"
     lines = []
+    swept = [k for k in swept_keys(records) if k not in ("task", "method")]
     for r in records:
+        flat = _flatten(r.config)
+        params = "  ".join(f"{_short(k)}={flat.get(k, '-')}" for k in swept)
         names = metrics or [f"test.{next(iter(r.metrics.get('test', {'-': 0})))}"]
         values = "  ".join(f"{m} {v:.4f}" if (v := r.metric(m)) is not None else f"{m} -" for m in names)
         cfg = r.config
         err = f"  error: {(r.error or '').strip().splitlines()[-1]}" if r.status == "failed" and r.error else ""
         lines.append(f"{r.key}  {r.sweep:<34} {r.status:<6} {cfg.get('task', '?'):<15} {cfg.get('method', '?'):<7} "
-                     f"seed {cfg.get('seed', '?')}  {values}  ({r.seconds or 0:.1f}s){err}")
+                     f"seed {cfg.get('seed', '?')}  {params + '  ' if params else ''}{values}  ({r.seconds or 0:.1f}s){err}")
     return "\n".join(lines) + f"\n{len(records)} run(s)"
 
 
@@ -76,15 +107,32 @@ def cmd_reproduce(argv: list[str]) -> int:
     args = reproduce_parser().parse_args(argv)
     from spikeopt.experiments.reproduce import render_report, reproduce
 
+    from spikeopt.experiments.outputs import check_output_folder
+    from spikeopt.experiments.reproduce import DB_NAME, resolve
+
     protocol = "full" if args.full else "quick"
     only = [n.strip() for item in args.only for n in item.split(",") if n.strip()] or None
+    if args.workers < 0:
+        raise ValueError(f"--workers must be >= 0, got {args.workers}")
+    resolve(protocol, only)  # bad suite names fail before anything is created
+    check_output_folder(args.out, "--out")
     t0 = time.perf_counter()
     if args.report_only:
         path = render_report(args.out, protocol, only)
         print(f"report written to {path}")
         return 0
-    path, stats = reproduce(args.out, protocol, only, workers=args.workers, progress=not args.no_progress,
-                            retry_failed=args.retry_failed)
+    try:
+        path, stats = reproduce(args.out, protocol, only, workers=args.workers, progress=not args.no_progress,
+                                retry_failed=args.retry_failed)
+    except KeyboardInterrupt:
+        from spikeopt.cli import Interrupted
+
+        db = Path(args.out) / DB_NAME
+        stored = 0
+        if db.is_file():
+            with Store(db, read_only=True) as store:
+                stored = len(store.finished())
+        raise Interrupted(f"{stored} finished run(s) are stored in {db}, the next start skips them") from None
     print(f"{stats.total} runs: {stats.skipped} already stored, {stats.done} done, {stats.failed} failed; "
           f"{(time.perf_counter() - t0) / 60:.1f} min")
     print(f"report written to {path}")

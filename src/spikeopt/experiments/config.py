@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,43 +41,85 @@ class RunConfig(MethodSettings):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        """Build from a (possibly partial) nested dict; unknown keys raise with the valid ones."""
+        """Build from a (possibly partial) nested dict; unknown keys raise with the valid ones.
+
+        Values are checked against the field types (an integer field refuses ``true`` and ``1.5``
+        but takes ``1e1`` as 10); a bad value raises :class:`ConfigError` naming the field.
+        """
         if not isinstance(data, dict):
             raise TypeError(f"a run config must be a mapping, got {type(data).__name__}")
         valid = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - valid)
         if unknown:
-            raise ValueError(f"unknown config key(s) {unknown}; valid keys: {sorted(valid)}")
+            raise ConfigError(unknown[0], f"unknown config key(s) {unknown}; valid keys: {sorted(valid)}")
+        hints = _hints(cls)
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             if key in _SECTIONS:
                 base = dataclasses.asdict(getattr(cls(), key))
                 if not isinstance(value, dict):
-                    raise TypeError(f"config section {key!r} must be a mapping, got {value!r}")
+                    raise ConfigError(key, f"config section {key!r} must be a mapping, got {value!r}")
                 extra = sorted(set(value) - set(base))
                 if extra:
-                    raise ValueError(f"unknown key(s) {extra} in config section {key!r}; valid: {sorted(base)}")
-                kwargs[key] = _SECTIONS[key](**{**base, **{k: _coerce(v, base[k]) for k, v in value.items()}})
+                    raise ConfigError(f"{key}.{extra[0]}",
+                                      f"unknown key(s) {extra} in config section {key!r}; valid: {sorted(base)}")
+                types_ = _hints(_SECTIONS[key])
+                checked = {k: _check_value(f"{key}.{k}", v, types_.get(k, Any)) for k, v in value.items()}
+                try:
+                    kwargs[key] = _SECTIONS[key](**{**base, **checked})
+                except (ValueError, TypeError) as err:
+                    bad = next((k for k in checked if k in str(err)), None)
+                    raise ConfigError(f"{key}.{bad}" if bad else key, f"{key}: {err}") from None
+            elif key == "task_options":
+                if not isinstance(value, dict):
+                    raise ConfigError(key, f"task_options must be a mapping of option: value, got {value!r}")
+                kwargs[key] = dict(value)
             else:
-                kwargs[key] = dict(value) if key == "task_options" else value
+                kwargs[key] = _check_value(key, value, hints.get(key, Any))
         return cls(**kwargs)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> RunConfig:
+        """Load a YAML file; malformed YAML and bad values name the file, the line and the field."""
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"config file {path} does not exist")
-        return cls.from_dict(yaml.safe_load(path.read_text()) or {})
+            raise FileNotFoundError(f"config file {path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
+        text = path.read_text()
+        try:
+            data = yaml.safe_load(text)
+            lines = yaml_lines(text)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+            where = f" line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise ValueError(f"{path}{where}: malformed YAML: {problem}") from None
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise TypeError(f"{path}: a run config must be a mapping of key: value, got {type(data).__name__}")
+        try:
+            return cls.from_dict(data)
+        except ConfigError as err:
+            line = lines.get(err.field) or lines.get(err.field.split(".")[0])
+            raise ConfigError(err.field, f"{path}{f' line {line}' if line else ''}: {err.reason}") from None
 
     def override(self, assignments: list[str]) -> RunConfig:
         """Apply ``key=value`` / ``section.key=value`` assignments (values parsed as YAML)."""
         data = self.to_dict()
+        source: dict[str, str] = {}
         for item in assignments:
             key, sep, raw = item.partition("=")
             if not sep or not key:
                 raise ValueError(f"override {item!r} must look like key=value, e.g. sg.lr=1e-3")
             set_dotted(data, key.strip(), parse_value(raw))
-        return RunConfig.from_dict(data)
+            source[key.strip()] = item
+        try:
+            return RunConfig.from_dict(data)
+        except ConfigError as err:
+            item = source.get(err.field)
+            if item is None:
+                raise
+            raise ConfigError(err.field, f"{err.reason} (from {item!r})") from None
 
     def with_values(self, values: dict[str, Any]) -> RunConfig:
         """A copy with dotted keys set to already-typed values (what a sweep grid point holds)."""
@@ -117,16 +161,73 @@ def _canonical(value: Any) -> Any:
     raise TypeError(f"config value {value!r} of type {type(value).__name__} cannot be hashed; use plain types")
 
 
-def _coerce(value: Any, default: Any) -> Any:
-    """YAML reads ``1e-3`` as a string; turn such strings into the number the field holds."""
-    numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
-    if isinstance(value, str) and (numeric or default is None):
-        try:
-            return float(value)
-        except ValueError:
-            if numeric:
-                raise ValueError(f"expected a number, got {value!r}") from None
+class ConfigError(ValueError):
+    """A config value that is wrong; ``field`` is its dotted name (``sg.epochs``), ``reason`` the message."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field, self.reason = field, reason
+        super().__init__(reason if field in reason else f"config field {field}: {reason}")
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: skip type checks, keep the section's own
+        return {}
+
+
+def _check_value(name: str, value: Any, hint: Any) -> Any:
+    """``value`` as the type ``hint`` asks for, or a :class:`ConfigError` naming the field.
+
+    YAML 1.1 reads ``1e-3`` and ``1e1`` as strings: numeric strings become numbers; an integral
+    float (``1e1``) fills an integer field; booleans never fill a number field.
+    """
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            return _check_value(name, value, options[0])
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(name, f"config field {name} must be true or false, got {value!r}")
+        return value
+    if hint in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(name, f"config field {name} must be {'an integer' if hint is int else 'a number'}, "
+                                    f"got the boolean {str(value).lower()}")
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(name, f"config field {name} must be a number, got {value!r}") from None
+        if not isinstance(value, (int, float)):
+            raise ConfigError(name, f"config field {name} must be a number, got {value!r}")
+        if hint is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ConfigError(name, f"config field {name} must be an integer, got {value!r}")
+            return int(value)
+        return value
+    if hint is str and not isinstance(value, str):
+        raise ConfigError(name, f"config field {name} must be a string, got {value!r}")
     return value
+
+
+def yaml_lines(text: str) -> dict[str, int]:
+    """``{dotted key: line number}`` of every mapping key in a YAML document (1-based)."""
+    lines: dict[str, int] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = f"{prefix}{key.value}"
+                lines[name] = key.start_mark.line + 1
+                walk(value, name + ".")
+
+    walk(yaml.compose(text), "")
+    return lines
 
 
 def parse_value(raw: str) -> Any:

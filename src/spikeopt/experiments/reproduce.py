@@ -33,9 +33,12 @@ def resolve(protocol: str | Protocol, only: list[str] | None) -> tuple[Protocol,
 
 def reproduce(
     out: str | Path, protocol: str | Protocol = "quick", only: list[str] | None = None, workers: int = 2,
-    run_fn: RunFn = default_run, progress: bool = True, retry_failed: bool = False,
+    run_fn: RunFn | None = None, progress: bool = True, retry_failed: bool = False,
 ) -> tuple[Path, SweepStats]:
-    """Run the suites (all runs in one pool, shared configs once), then write the report."""
+    """Run the suites (all runs in one pool, shared configs once), then write the report.
+
+    ``run_fn`` defaults to this module's ``default_run``, looked up at call time."""
+    run_fn = run_fn or default_run
     p, names = resolve(protocol, only)
     out = Path(out)
     specs = [spec for n in names for spec in SUITES[n].specs(p)]

@@ -20,14 +20,55 @@ from spikeopt.tasks.registry import make_task
 from spikeopt.train.pipelines import run_method
 
 
+DEVICE_HELP = "use cpu, cuda, cuda:N or auto"
+
+
 def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present, else the CPU; an unavailable CUDA request raises."""
+    """``auto`` picks CUDA when present, else the CPU; unknown or unavailable devices raise ValueError."""
+    if not isinstance(name, str):
+        raise ValueError(f"device must be a name such as 'cpu', got {name!r}; {DEVICE_HELP}")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but CUDA is not available; use --device cpu or auto")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"unknown device {name!r}; {DEVICE_HELP}") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {name!r} is not supported by spikeopt; {DEVICE_HELP}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r} was asked for but CUDA is not available; use --device cpu or auto")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) present")
     return device
+
+
+def check_run(config: RunConfig) -> None:
+    """The checks that need no data, run before anything else: the method name and the device."""
+    from spikeopt.train.pipelines import METHODS
+
+    if config.method not in METHODS:
+        raise ValueError(f"unknown method {config.method!r}; valid methods: {', '.join(METHODS)}")
+    resolve_device(config.device)
+
+
+def check_memory(config: RunConfig, task: Any, train: Any, device: torch.device) -> None:
+    """Refuse sizes that cannot fit before the model is built (the convex dictionary checks its own)."""
+    from spikeopt.train import memory
+
+    m = config.model
+    steps, samples = train.steps, len(train)
+    dims = (task.in_features, task.out_features, m.subnetworks, m.width, m.depth)
+    advice = "lower --subnetworks, --width, --depth or --batch-size"
+    if config.method in ("sg", "sg-sg", "sg-cvx", "cvx-sg", "sast"):
+        batch = {"sast": config.sast.batch_size, "cvx-sg": config.finetune.batch_size,
+                 "sg-sg": max(config.sg.batch_size, config.finetune.batch_size)}.get(config.method, config.sg.batch_size)
+        copies = 6 if config.method == "sast" else 5
+        need = memory.gradient_training_bytes(steps, samples, *dims, batch, copies)
+        sizes = f"{m.subnetworks} subnetworks x {m.width} width x {m.depth} depth, T={steps}, batch {min(batch, samples)}"
+        memory.check_fits(need, f"{config.method} training", sizes, advice, device)
+    elif config.method == "admm":
+        memory.check_admm(steps, samples, task.in_features, task.out_features, m.width, m.depth, device)
 
 
 def versions() -> dict[str, str]:
@@ -41,11 +82,13 @@ def versions() -> dict[str, str]:
 
 def run(config: RunConfig, save: str | Path | None = None) -> dict[str, Any]:
     """Train and evaluate one configuration; optionally save the trained model to ``save``."""
+    check_run(config)
+    device = resolve_device(config.device)
     t0 = time.perf_counter()
     task = make_task(config.task, **config.task_options)
     splits = task.splits(config.seed)
     t_data = time.perf_counter() - t0
-    device = resolve_device(config.device)
+    check_memory(config, task, splits["train"], device)
     out = run_method(config.method, task, splits, config, config.seed, device)
     t_train = time.perf_counter() - t0 - t_data
     t1 = time.perf_counter()

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sqlite3
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,18 +86,38 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} as JSON")
 
 
-class Store:
-    """The run database at ``path`` (created with its folder when missing)."""
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
-    def __init__(self, path: str | Path) -> None:
+
+class Store:
+    """The run database at ``path`` (created with its folder when missing, unless ``read_only``)."""
+
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
         if self.path.is_dir():
             raise ValueError(f"store path {self.path} is a folder; give a file such as {self.path / 'runs.sqlite'}")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        exists = self.path.is_file() and self.path.stat().st_size > 0
+        if exists:
+            with self.path.open("rb") as fh:
+                if fh.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+                    raise ValueError(f"{self.path} is not a spikeopt run database (not an SQLite file); "
+                                     "give the runs.sqlite that `spikeopt reproduce` wrote")
+        elif read_only:
+            raise FileNotFoundError(f"run database {self.path} does not exist or is empty")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            if read_only:
+                tables = {n for (n,) in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if "runs" not in tables:
+                    raise ValueError(f"{self.path} is an SQLite file without a runs table: not a spikeopt run database")
+            else:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as err:
+            raise ValueError(f"{self.path} is not a usable spikeopt run database ({err})") from None
 
     def close(self) -> None:
         self._db.close()
@@ -181,23 +203,33 @@ class _Transaction:
 
 def export_records(records: list[RunRecord], path: str | Path, fmt: str | None = None) -> Path:
     """Write records as JSON (a list of rows) or CSV (JSON-encoded nested columns plus flat metric
-    columns ``metrics.<split>.<metric>`` for spreadsheets); the format comes from the suffix."""
+    columns ``metrics.<split>.<metric>`` for spreadsheets); the format comes from the suffix.
+    Written to a temporary file and renamed, so an interrupted export leaves no half file."""
     path = Path(path)
     fmt = _format(path, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = [r.as_dict() for r in records]
-    if fmt == "json":
-        path.write_text(json.dumps(rows, indent=2, sort_keys=True, default=_plain))
-        return path
-    flat = sorted({f"metrics.{s}.{m}" for r in records for s, ms in r.metrics.items() for m in ms})
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=[*_COLUMNS, *flat])
-        writer.writeheader()
-        for r in records:
-            row = {c: (_dumps(v) if c in _JSON_COLUMNS else v) for c, v in r.as_dict().items()}
-            row.update({f"metrics.{s}.{m}": v for s, ms in r.metrics.items() for m, v in ms.items()})
-            writer.writerow(row)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            _write_records(records, fh, fmt)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     return path
+
+
+def _write_records(records: list[RunRecord], fh: Any, fmt: str) -> None:
+    if fmt == "json":
+        fh.write(json.dumps([r.as_dict() for r in records], indent=2, sort_keys=True, default=_plain))
+        return
+    flat = sorted({f"metrics.{s}.{m}" for r in records for s, ms in r.metrics.items() for m in ms})
+    writer = csv.DictWriter(fh, fieldnames=[*_COLUMNS, *flat])
+    writer.writeheader()
+    for r in records:
+        row = {c: (_dumps(v) if c in _JSON_COLUMNS else v) for c, v in r.as_dict().items()}
+        row.update({f"metrics.{s}.{m}": v for s, ms in r.metrics.items() for m, v in ms.items()})
+        writer.writerow(row)
 
 
 def load_records(path: str | Path, fmt: str | None = None) -> list[RunRecord]:

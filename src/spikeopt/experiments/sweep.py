@@ -12,6 +12,9 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -125,11 +128,45 @@ def default_run(config: RunConfig) -> dict[str, Any]:
     return run(config)
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int | None = None) -> None:
+    """One thread per worker; Ctrl-C is the driver's to handle; die with the driver (see below)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent is not None:
+        die_with_parent(parent)
     import torch
 
     torch.set_num_threads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+PDEATHSIG_POLL_S = 1.0
+
+
+def die_with_parent(parent: int) -> None:
+    """End this worker as soon as process ``parent`` (the sweep driver) is gone, even by SIGKILL.
+
+    Linux: the kernel sends SIGKILL when the parent dies (``prctl(PR_SET_PDEATHSIG)``). Everywhere:
+    a daemon thread also polls the parent id once a second. Workers only compute and return results;
+    the driver alone writes the store, so an orphan has nothing to save and exits at once.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(PDEATHSIG_POLL_S)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="spikeopt-parent-watch", daemon=True).start()
 
 
 def _execute(run_fn: RunFn, config: dict[str, Any]) -> tuple[str, dict[str, Any] | str, float]:
@@ -210,9 +247,17 @@ def _store(store: Store, bar: Progress, stats: SweepStats, record: RunRecord) ->
 Job = tuple[str, str, dict[str, Any]]
 
 
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's worker processes (their unfinished runs are simply not stored)."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        if proc.is_alive():
+            proc.terminate()
+
+
 def _run_pool(todo: list[Job], store: Store, workers: int, run_fn: RunFn, bar: Progress, stats: SweepStats) -> None:
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                               initargs=(os.getpid(),))
     pending: dict[Future, Job] = {}
     queue = list(todo)
     try:
@@ -236,6 +281,9 @@ def _run_pool(todo: list[Job], store: Store, workers: int, run_fn: RunFn, bar: P
                 except BaseException as err:  # SystemExit / KeyboardInterrupt raised inside a worker
                     raise SweepInterrupted(f"a worker was interrupted ({type(err).__name__}); rerun to resume") from err
                 _store(store, bar, stats, _record(key, sweep, config, status, payload, seconds))
+    except KeyboardInterrupt:
+        _stop_workers(pool)  # do not wait minutes for the runs in flight
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         for fut, (key, sweep, config) in pending.items():  # keep runs that finished while stopping

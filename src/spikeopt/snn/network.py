@@ -165,6 +165,8 @@ class ParallelLIFSNN(nn.Module):
     def hidden(self, x: Tensor, state: NetworkState | None = None) -> tuple[Tensor, NetworkState]:
         """The last hidden layer's spikes ``[T, B, K, width]`` and the new state of every layer."""
         self.check_input(x)
+        if x.dtype != self.weights[0].dtype:  # e.g. float64 data into a float32 net: compute in the net's dtype
+            x = x.to(self.weights[0].dtype)
         spike_fn = self._spike_fn()
         states: list[LIFState] = []
         h = x

@@ -64,12 +64,43 @@ def _scaled(images: np.ndarray, path: Path) -> np.ndarray:
     return images
 
 
-def _labels(labels: np.ndarray, path: Path, n: int) -> np.ndarray:
-    if labels.ndim != 1 or labels.shape[0] != n or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"{path}: expected {n} integer labels (one per image), got {labels.shape} {labels.dtype}")
-    if n and labels.min() < 0:
-        raise ValueError(f"{path}: labels must be >= 0")
+def _labels(labels: np.ndarray, path: Path, n: int | None = None) -> np.ndarray:
+    if labels.ndim != 1 or (n is not None and labels.shape[0] != n) or not np.issubdtype(labels.dtype, np.integer):
+        want = f"{n} integer labels (one per image)" if n is not None else "a 1-d array of integer labels"
+        raise ValueError(f"{path}: expected {want}, got {labels.shape} {labels.dtype}")
+    if labels.size and labels.min() < 0:
+        i = int(np.argmax(labels < 0))
+        raise ValueError(f"{path}: label {int(labels[i])} at index {i} is negative; labels must be >= 0")
     return labels.astype(np.int64)
+
+
+def count_classes(labels: np.ndarray, path: Path, declared: int | None) -> int:
+    """The number of classes the labels in ``path`` imply, checked so one corrupt byte cannot widen
+    the head: with ``declared`` every label must be below it; without, at least 10 classes, and
+    beyond those every class up to the largest label must occur (EMNIST letters 1..26 pass; one
+    stray 200 among digits does not)."""
+    if declared is not None:
+        bad = np.flatnonzero(labels >= declared)
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"{path}: label {int(labels[i])} at index {i} is not below classes={declared} "
+                             f"({bad.size} such label(s)); fix the file or raise the classes option")
+        return declared
+    if labels.size == 0:
+        return 10
+    present = np.zeros(max(10, int(labels.max()) + 1), dtype=bool)
+    present[labels] = True
+    absent = np.flatnonzero(~present[10:]) + 10
+    if absent.size:
+        gap = int(absent[0])
+        bad = np.flatnonzero(labels > gap)
+        i = int(bad[0])
+        raise ValueError(
+            f"{path}: label {int(labels[i])} at index {i} leaves class {gap}"
+            f"{f'..{int(absent[-1])}' if absent.size > 1 else ''} without a sample ({bad.size} label(s) above {gap}); "
+            "a corrupt label file? Fix it, or set the task option classes=K if the dataset has K classes"
+        )
+    return len(present)
 
 
 @dataclass
@@ -99,6 +130,11 @@ class MnistSeq(Task):
         default=0.2, metadata={"help": "fraction held out for test (built-in digits only; IDX uses t10k)"}
     )
     n_train: int | None = field(default=None, metadata={"help": "cap on training samples (None: all)"})
+    classes: int | None = field(
+        default=None,
+        metadata={"help": "number of classes of the IDX labels (None: at least 10, more only if every class "
+                          "up to the largest label has a sample)"},
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
@@ -113,13 +149,21 @@ class MnistSeq(Task):
             isinstance(self.n_train, bool) or not isinstance(self.n_train, int) or self.n_train < 1
         ):
             raise ValueError(f"mnist-seq option n_train must be a positive integer or None, got {self.n_train!r}")
+        if self.classes is not None and (
+            isinstance(self.classes, bool) or not isinstance(self.classes, int) or self.classes < 2
+        ):
+            raise ValueError(f"mnist-seq option classes must be an integer >= 2 or None, got {self.classes!r}")
         if self.data_dir is None:
             self._pixels, self._classes = 64, 10
+            if self.classes is not None and self.classes != 10:
+                raise ValueError("mnist-seq: the built-in digits have 10 classes; classes applies to IDX files")
         else:
             self._files = find_idx_files(self.data_dir)
             self._pixels = self._image_pixels(self._files["train_images"])
-            labels = read_idx(self._files["train_labels"])
-            self._classes = max(10, int(labels.max()) + 1 if labels.size else 10)
+            path = self._files["train_labels"]
+            self._classes = count_classes(_labels(read_idx(path), path), path, self.classes)
+            path = self._files["test_labels"]  # test labels must fit the head the train labels define
+            count_classes(_labels(read_idx(path), path), path, self._classes)
         if self._pixels % self.steps:
             valid = [d for d in range(1, self._pixels + 1) if self._pixels % d == 0]
             raise ValueError(

@@ -55,6 +55,7 @@ from spikeopt.snn.lif import lif_rollout
 from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task, check_labels
 from spikeopt.train.admm_config import ADMMConfig
+from spikeopt.train.memory import check_admm
 
 DTYPE = torch.float64
 
@@ -290,7 +291,7 @@ def admm_iteration(
             for shard in shards:
                 update_hidden_z(shard, layer, t, weights[layer], cfg)
                 update_spikes(shard, layer, t, weights[layer], weights[layer + 1], factors, cfg)
-    if iteration >= cfg.warmup:
+    if iteration >= cfg.warmup_iterations:
         for shard in shards:
             update_multiplier(shard, weights[-1], cfg)
 
@@ -495,6 +496,7 @@ def fit_admm(
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
         raise ValueError(f"ADMM needs at least one hidden layer (depth >= 1), got {depth!r}")
     device = torch.device(device)
+    check_admm(x.shape[0], x.shape[1], x.shape[2], sum(head_sizes), width, depth, device)
     gen = torch.Generator().manual_seed(seed)
     weights = [w.to(device) for w in init_weights([x.shape[2], *[width] * depth, sum(head_sizes)], cfg.init_scale, gen)]
     xd, targets = x.to(device, DTYPE), one_hot(labels, head_sizes).to(device)

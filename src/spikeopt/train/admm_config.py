@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+WARMUP_FRACTION = 0.3  # the paper's Table 1: 300 warm-up iterations of 1000
+
 
 @dataclass
 class ADMMConfig:
@@ -17,7 +19,7 @@ class ADMMConfig:
     theta: float = 1.0  # firing threshold (Table 1)
     epsilon: float = 1e-3  # how far above theta Algorithm 1 puts a membrane that should spike
     iterations: int = 1000  # total ADMM iterations (Table 1)
-    warmup: int = 300  # first iterations without multiplier updates (Table 1)
+    warmup: int | None = None  # first iterations without multiplier updates; None: 30% of iterations (Table 1: 300 of 1000)
     stochastic: bool = True  # random order of layers and timesteps each iteration (the paper's choice)
     shards: int = 1  # sample shards whose Eq. (10) sums are accumulated (bounds peak memory)
     ridge: float = 1e-8  # relative ridge on the Gram matrices of the weight update
@@ -25,6 +27,12 @@ class ADMMConfig:
     track_every: int = 1  # record the tracked curves every this many iterations (and at the last)
     divergence_factor: float = 1e3  # warn when a residual grows this much above its smallest value
     progress: bool = True
+
+    @property
+    def warmup_iterations(self) -> int:
+        """The warm-up in effect: ``warmup`` as given, else ``WARMUP_FRACTION`` of the iterations, so
+        any ``iterations`` works without also setting ``warmup``."""
+        return self.warmup if self.warmup is not None else int(WARMUP_FRACTION * self.iterations)
 
     def __post_init__(self) -> None:
         _check_number("rho", self.rho, low=0.0, open_low=True)
@@ -36,10 +44,11 @@ class ADMMConfig:
         _check_number("init_scale", self.init_scale, low=0.0, open_low=True)
         _check_number("divergence_factor", self.divergence_factor, low=1.0, open_low=True)
         _check_int("iterations", self.iterations, 1)
-        _check_int("warmup", self.warmup, 0)
+        if self.warmup is not None:
+            _check_int("warmup", self.warmup, 0)
         _check_int("shards", self.shards, 1)
         _check_int("track_every", self.track_every, 1)
-        if self.warmup >= self.iterations:
+        if self.warmup is not None and self.warmup >= self.iterations:
             raise ValueError(
                 f"admm warmup ({self.warmup}) must be < iterations ({self.iterations}), "
                 "or the multiplier is never updated; lower warmup or raise iterations"

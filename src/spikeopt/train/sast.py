@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task
+from spikeopt.train.memory import check_gradient_training
 from spikeopt.train.surrogate import prepare_training
 
 if TYPE_CHECKING:
@@ -327,6 +328,8 @@ def train_sast(
     config = config or SASTConfig()
     if not isinstance(model, ParallelLIFSNN):
         raise TypeError(f"train_sast needs a ParallelLIFSNN, got {type(model).__name__}")
+    check_gradient_training(model, train.steps, len(train), config.batch_size, "SAST training", copies=6,
+                            device=device)
     device, train_d = prepare_training(model, task, train, val, device)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task, check_labels
+from spikeopt.train.memory import check_gradient_training
 
 
 @dataclass
@@ -93,6 +94,7 @@ def train_sg(
     Without ``val`` the last epoch's weights are kept. ``epochs=0`` only evaluates.
     """
     config = config or SGConfig()
+    check_gradient_training(model, train.steps, len(train), config.batch_size, "SG training", device=device)
     device, train_d = prepare_training(model, task, train, val, device)
     params = [p for p in model.parameters()] if config.train_hidden else list(model.output.parameters())
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
