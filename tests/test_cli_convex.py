@@ -81,3 +81,9 @@ def test_certify_reports_the_selected_reg(tmp_path, capsys):
 def test_bad_reg_exits_2(value, capsys):
     assert main(["train", *XOR, "--reg", value]) == 2
     assert "'auto'" in capsys.readouterr().err
+
+
+def test_certify_complete_needs_one_reg(capsys):
+    assert main(["certify", "--complete", "--task", "first-last-xor", "--steps", "3", "--depth", "1",
+                 "--n-train", "24", "--n-val", "12", "--n-test", "12", "--width", "4"]) == 2
+    assert "one reg" in capsys.readouterr().err
