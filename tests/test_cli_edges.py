@@ -167,7 +167,8 @@ def test_help_shows_defaults(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "parallel subnetworks K (default: 16)" in out
     assert "SG training epochs (default: 30; with --method sast: 30)" in out
-    assert "group-lasso regularisation of the convex readout (default: 0.001)" in out
+    assert "group-lasso regularisation of the convex readout: one value, a list 1e-2,1e-3 or auto (a path from " \
+           "reg_max); a path is selected on validation (default: auto)" in out
 
 
 def test_tasks_lists_methods(capsys):

@@ -28,6 +28,8 @@ SHRINK: dict[str, tuple[bool, list[str]]] = {
     "train --task addition": (True, ["--digits", "3", "--n-train", "32", "--n-val", "16", "--n-test", "16",
                                      "--n-ood", "8", "--ood-factors", "2", "--epochs", "1", *TINY_MODEL,
                                      "--no-progress"]),
+    "train --task mnist-seq": (True, ["--steps", "4", "--n-train", "64", *TINY_MODEL, "--grow-rounds", "1",
+                                      "--grow-candidates", "2"]),
     "train --config": (True, [*XOR, "--epochs", "1", *TINY_MODEL, "--no-progress"]),
     "certify": (True, [*XOR, "--counts", "2", "--width", "4"]),
     "train --task event-digits --method admm": (True, [*EVENTS, "--admm-iterations", "4", "--width", "8"]),

@@ -36,9 +36,14 @@ _FLAGS: dict[str, tuple[str, Any, str]] = {
     "--patience": ("sg.patience", int, "early-stopping patience in epochs (SG)"),
     "--ft-epochs": ("finetune.epochs", int, "fine-tuning epochs (sg-sg, cvx-sg)"),
     "--ft-lr": ("finetune.lr", float, "fine-tuning learning rate"),
-    "--reg": ("convex.reg", float, "group-lasso regularisation of the convex readout"),
+    "--reg": ("convex.reg", str, "group-lasso regularisation of the convex readout: one value, a list "
+              "1e-2,1e-3 or auto (a path from reg_max); a path is selected on validation"),
     "--loss": ("convex.loss", str, "convex loss: cross_entropy or squared"),
     "--tol": ("convex.tol", float, "duality-gap tolerance of the convex solve"),
+    "--max-iter": ("convex.max_iter", int, "iteration budget of each convex solve"),
+    "--grow-rounds": ("convex.grow_rounds", int, "column-generation rounds at the selected reg (0 = off)"),
+    "--grow-candidates": ("convex.grow_candidates", int, "fresh candidate witness subnetworks priced per round"),
+    "--grow-add": ("convex.grow_add", int, "most violating atoms added per column-generation round"),
     "--witness-scale": ("convex.witness_scale", float, "std scale of Gaussian witnesses"),
     "--admm-rho": ("admm.rho", float, "ADMM penalty rho of the exact dynamics constraint"),
     "--admm-sigma": ("admm.sigma", float, "ADMM weight sigma of the soft z/a constraints"),
@@ -139,6 +144,8 @@ def _train_parser(task: str | None) -> argparse.ArgumentParser:
                    help="override any config field, e.g. --set convex.intercept=true")
     p.add_argument("--out", help="write the JSON result here")
     p.add_argument("--save", help="save the trained model to this file")
+    p.add_argument("--allow-unconverged", action="store_true",
+                   help="keep a convex solve that stopped short of --tol (gap recorded) instead of refusing it")
     p.add_argument("--sam-two-batches", action="store_true",
                    help="SAST: ascent and descent gradients on two independent minibatches")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -160,6 +167,8 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         value = getattr(args, flag.lstrip("-").replace("-", "_"))
         if value is not None:
             sets.append(f"{_SAST_SHARED.get(path, path) if sast else path}={value}")
+    if getattr(args, "allow_unconverged", False):
+        sets.append("convex.allow_unconverged=true")
     if getattr(args, "sam_two_batches", False):
         sets.append("sast.two_batches=true")
     if args.no_progress:
@@ -214,8 +223,15 @@ def cmd_train(argv: list[str]) -> int:
     print(_format_metrics(result["metrics"]))
     if "certificate" in result:
         c = result["certificate"]
-        print(f"certificate: primal {c['primal']:.6f}  dual {c['dual']:.6f}  gap {c['gap']:.2e}  "
-              f"({'converged' if c['converged'] else 'NOT converged'})")
+        if len(result.get("path", [])) > 1:
+            print("reg path (validation-selected *):")
+            for p in result["path"]:
+                val = next(iter(p["val"].values())) if p["val"] else float("nan")
+                print(f"  {'*' if p['selected'] else ' '} reg {p['reg']:.3e}  train {next(iter(p['train'].values())):.4f}  "
+                      f"val {val:.4f}  active {p['active_atoms']}  gap {p['gap']:.1e}"
+                      f"{'' if p['converged'] else '  NOT converged'}{'' if p['eligible'] else ' (excluded)'}")
+        print(f"certificate: reg {c['reg']:.3e}  primal {c['primal']:.6f}  dual {c['dual']:.6f}  gap {c['gap']:.2e}  "
+              f"({'converged' if c['converged'] else 'NOT converged'}): {c.get('statement', '')}")
         r = result["reconstruction"]
         print(f"dictionary atoms {result['dictionary']['atoms']}  active {r['active_atoms']}  "
               f"subnetworks {r['subnetworks']}  (Caratheodory bound {r['caratheodory_bound']})")
@@ -285,7 +301,7 @@ def cmd_certify(argv: list[str]) -> int:
     for k in counts:
         check_run(base.override([f"model.subnetworks={k}"]))
     rows = []
-    print(f"{'K':>4} {'test acc':>9} {'primal':>12} {'dual':>12} {'abs gap':>10} {'atoms':>6} {'active':>6}")
+    print(f"{'K':>4} {'test acc':>9} {'reg':>9} {'primal':>12} {'dual':>12} {'abs gap':>10} {'atoms':>6} {'active':>6}")
     for k in counts:
         try:
             result = run(base.override([f"model.subnetworks={k}"]))
@@ -293,8 +309,8 @@ def cmd_certify(argv: list[str]) -> int:
             raise Interrupted("nothing was saved (certify writes --out at the end)") from None
         c, test = result["certificate"], result["metrics"]["test"]
         rows.append({"subnetworks": k, "test": test, **c, "atoms": result["dictionary"]["atoms"],
-                     "active": result["reconstruction"]["active_atoms"]})
-        print(f"{k:>4} {next(iter(test.values())):>9.4f} {c['primal']:>12.6f} {c['dual']:>12.6f} "
+                     "active": result["reconstruction"]["active_atoms"], "path": result["path"]})
+        print(f"{k:>4} {next(iter(test.values())):>9.4f} {c['reg']:>9.2e} {c['primal']:>12.6f} {c['dual']:>12.6f} "
               f"{c['gap']:>10.2e} {rows[-1]['atoms']:>6} {rows[-1]['active']:>6}")
     if args.out:
         write_json({"config": base.to_dict(), "rows": rows}, args.out)

@@ -35,6 +35,9 @@ def certify_complete(config: RunConfig, max_cells: int = 200_000) -> dict[str, A
     from spikeopt.train.surrogate import train_sg
 
     model_cfg, cvx = config.model, config.convex
+    if not isinstance(cvx.reg, float):
+        raise ValueError(f"--complete compares objectives at one reg; pass a single value, e.g. --reg 1e-2 "
+                         f"(got convex.reg={cvx.reg!r})")
     if model_cfg.depth != 1:
         raise ValueError(f"--complete enumerates one hidden layer; use --depth 1 (got {model_cfg.depth})")
     if cvx.beta_range is not None or cvx.threshold_range is not None:

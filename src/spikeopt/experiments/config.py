@@ -133,8 +133,24 @@ class RunConfig(MethodSettings):
         return config_key(self.to_dict())
 
 
+# Fields added after configs were first stored, with the value that reproduces the behaviour from
+# before they existed. At that value they are left out of the hash, so a stored run's key (and its
+# place in a resumed sweep) does not change when a field is added.
+NEUTRAL_ADDED_FIELDS: dict[str, dict[str, Any]] = {
+    "convex": {"allow_unconverged": False, "grow_rounds": 0, "grow_candidates": 64, "grow_add": 32},
+}
+
+
 def config_key(data: dict[str, Any]) -> str:
-    """SHA-256 (first 16 hex digits) of the config as canonical JSON (sorted keys, tuples as lists)."""
+    """SHA-256 (first 16 hex digits) of the config as canonical JSON (sorted keys, tuples as lists).
+
+    Fields of ``NEUTRAL_ADDED_FIELDS`` at their neutral value are left out.
+    """
+    data = dict(data)
+    for section, neutral in NEUTRAL_ADDED_FIELDS.items():
+        if isinstance(data.get(section), dict):
+            data[section] = {k: v for k, v in data[section].items() if not (k in neutral and v == neutral[k]
+                                                                             and type(v) is type(neutral[k]))}
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=_canonical)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -18,18 +18,17 @@ sast     SAM on the surrogate-forward net    judged with hard spikes (``train/sa
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-import numpy as np
 import torch
 
-from spikeopt.convex.dictionary import build_dictionary, stack_row_weights, stack_targets
-from spikeopt.convex.reconstruct import reconstruct
+from spikeopt.convex.path import check_reg_spec
 from spikeopt.convex.witnesses import gaussian_witnesses, trained_witnesses
 from spikeopt.snn.config import ModelConfig
 from spikeopt.snn.network import ParallelLIFSNN
-from spikeopt.tasks.base import SequenceData, Task, check_labels
+from spikeopt.tasks.base import SequenceData, Task
+from spikeopt.train.convex_stage import run_convex_stage
 from spikeopt.train.admm import ADMMConfig, method_admm
 from spikeopt.train.sast import SASTConfig, method_sast
 from spikeopt.train.surrogate import SGConfig, train_sg
@@ -39,9 +38,16 @@ CONVEX_LOSSES = ("cross_entropy", "squared")
 
 @dataclass
 class ConvexConfig:
-    """Settings of the convex stage: witnesses, dictionary and solver."""
+    """Settings of the convex stage: witnesses, dictionary, solver path and column generation.
 
-    reg: float = 1e-3
+    ``reg``: one value, a list (a path, selected on validation) or ``"auto"`` (a path scaled to
+    ``reg_max``, see :mod:`spikeopt.convex.path`). ``allow_unconverged``: keep a solve that stopped
+    short of ``tol`` (recorded with its gap) instead of refusing it. ``grow_rounds`` > 0 grows the
+    dictionary by column generation at the selected reg: each round prices ``grow_candidates`` fresh
+    Gaussian witness subnetworks and adds up to ``grow_add`` violating atoms.
+    """
+
+    reg: float | list[float] | str = "auto"
     loss: str = "cross_entropy"
     tol: float = 1e-6
     max_iter: int = 20000
@@ -51,10 +57,22 @@ class ConvexConfig:
     threshold_range: tuple[float, float] | None = None
     merge: bool = True
     chunk_size: int = 1024
+    allow_unconverged: bool = False
+    grow_rounds: int = 0
+    grow_candidates: int = 64
+    grow_add: int = 32
 
     def __post_init__(self) -> None:
-        if not self.reg > 0:
-            raise ValueError(f"reg must be > 0, got {self.reg}")
+        self.reg = check_reg_spec(self.reg)
+        if not isinstance(self.allow_unconverged, bool):
+            raise TypeError(f"allow_unconverged must be true or false, got {self.allow_unconverged!r}")
+        for name, low in (("max_iter", 1), ("grow_rounds", 0), ("grow_candidates", 1), ("grow_add", 1)):
+            value = getattr(self, name)
+            if isinstance(value, float) and value.is_integer():  # YAML reads 2e4 as a float
+                value = int(value)
+                setattr(self, name, value)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"convex.{name} must be an integer >= {low}, got {value!r}")
         if self.loss not in CONVEX_LOSSES:
             raise ValueError(f"unknown convex loss {self.loss!r}; valid: {', '.join(CONVEX_LOSSES)}")
         if not self.tol > 0:
@@ -86,41 +104,20 @@ class MethodOutput:
 
 
 def convex_readout(
-    task: Task, train: SequenceData, witnesses: ParallelLIFSNN, cfg: ConvexConfig, device: torch.device
+    task: Task, train: SequenceData, witnesses: ParallelLIFSNN, cfg: ConvexConfig, device: torch.device,
+    val: SequenceData | None = None, sampler: Callable[[int], ParallelLIFSNN] | None = None, seed: int = 0,
 ) -> MethodOutput:
-    """Dictionary from ``witnesses`` on ``train``, certified solve, reconstructed network."""
-    from spikeopt.convex.solver import solve
-
-    check_labels(train, task.heads)
-    layout = "trajectory" if task.readout == "per_step" else "final"
-    t0 = time.perf_counter()
-    dictionary = build_dictionary(witnesses, train.x, layout, cfg.chunk_size, device=device)
-    t1 = time.perf_counter()
-    targets = stack_targets(train.y, layout)
-    weights = stack_row_weights(task.time_weights(train.steps), train.steps, len(train)) if layout == "trajectory" else None
-    if cfg.loss == "cross_entropy":
-        loss: Any = list(task.heads)
-        y = targets
-    else:  # one-hot targets for all heads, concatenated; head weights do not apply to squared loss
-        blocks = [np.eye(h.classes)[targets[:, i]] for i, h in enumerate(task.heads)]
-        loss, y = "squared", np.concatenate(blocks, axis=1)
-    solution = solve(
-        dictionary.atoms, y, cfg.reg, loss=loss, sample_weight=weights, intercept=cfg.intercept,
-        tol=cfg.tol, max_iter=cfg.max_iter,
-    )
-    t2 = time.perf_counter()
-    model, report = reconstruct(witnesses, dictionary, solution.coef, solution.intercept, task.readout, cfg.merge)
-    model = model.to(device)
-    info = {
-        "certificate": {
-            "primal": solution.primal, "dual": solution.dual, "gap": solution.gap,
-            "n_iter": solution.n_iter, "converged": solution.converged, "reg": cfg.reg, "loss": cfg.loss,
-        },
-        "dictionary": dictionary.summary(),
-        "reconstruction": report.as_dict(),
-        "timings": {"dictionary_s": t1 - t0, "solve_s": t2 - t1, "reconstruct_s": time.perf_counter() - t2},
-    }
+    """Dictionary from ``witnesses`` on ``train``, certified solves along the reg path, the network
+    selected on ``val`` (see :mod:`spikeopt.train.convex_stage`)."""
+    model, info = run_convex_stage(task, train, val, witnesses, cfg, device, sampler, seed)
     return MethodOutput(model, info)
+
+
+def gaussian_sampler(task: Task, settings: MethodSettings) -> Callable[[int], ParallelLIFSNN]:
+    """Fresh candidate witnesses for column generation: ``convex.grow_candidates`` Gaussian subnetworks."""
+    c = settings.convex
+    model = replace(settings.model, subnetworks=c.grow_candidates)
+    return lambda s: gaussian_witnesses(task.in_features, model, c.witness_scale, c.beta_range, c.threshold_range, seed=s)
 
 
 def _sg_model(task: Task, settings: MethodSettings, seed: int, device: torch.device) -> ParallelLIFSNN:
@@ -151,12 +148,14 @@ def method_cvx(task, splits, settings, seed, device) -> MethodOutput:
     witnesses = gaussian_witnesses(
         task.in_features, settings.model, c.witness_scale, c.beta_range, c.threshold_range, seed=seed
     )
-    return convex_readout(task, splits["train"], witnesses, c, device)
+    return convex_readout(task, splits["train"], witnesses, c, device, splits.get("val"),
+                          gaussian_sampler(task, settings), seed)
 
 
 def method_sg_cvx(task, splits, settings, seed, device) -> MethodOutput:
     pre = method_sg(task, splits, settings, seed, device)
-    out = convex_readout(task, splits["train"], trained_witnesses(pre.model), settings.convex, device)
+    out = convex_readout(task, splits["train"], trained_witnesses(pre.model), settings.convex, device,
+                         splits.get("val"), gaussian_sampler(task, settings), seed)
     out.info["timings"].update(pre.info["timings"])
     out.info["history"] = pre.info["history"]
     return out

@@ -1,0 +1,207 @@
+"""The convex stage of a run: dictionary, a reg path selected on validation, optional growth, network.
+
+1. Roll the training set through the witnesses into a spike dictionary.
+2. Solve the group-lasso readout for every ``reg`` of the path (``convex.reg``: one value, a list or
+   ``"auto"``, see :mod:`spikeopt.convex.path`), largest first, each solve warm-started from the
+   previous one. An ``"auto"`` path stops early once the validation metric has fallen below its
+   best for ``AUTO_PATIENCE`` points in a row (the skipped, smaller regs are the slowest to solve
+   and were overfitting); a list given by the user is always solved in full.
+3. Rebuild the network of every point and score it with ``task.evaluate`` on the training and the
+   validation split: what is scored is the reconstructed spiking network itself.
+4. Keep the point with the best validation headline metric. Points whose solve stopped short of
+   ``tol`` are recorded but not eligible, unless ``allow_unconverged``; if no point is eligible
+   (e.g. the single point of a float ``reg``), :class:`UnconvergedSolveError` says what to do.
+5. Optionally grow the dictionary at the selected ``reg`` by column generation
+   (:mod:`spikeopt.convex.column_generation`) and rebuild the network from the grown solution.
+
+The result states the certificate it holds: ``"dictionary"`` (optimal over this dictionary within
+``gap``), ``"sampled"`` (additionally no better atom among the last ``M`` fresh witnesses: largest
+violation <= 1) or ``"none"`` (an allowed unconverged solve).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from spikeopt.convex.column_generation import grow_dictionary
+from spikeopt.convex.dictionary import build_dictionary, stack_row_weights, stack_targets
+from spikeopt.convex.path import AUTO, NEEDS_VALIDATION, PathPoint, check_reg_spec, path_regs, select, stop_early
+from spikeopt.convex.reconstruct import reconstruct
+from spikeopt.convex.solution import ConvergenceWarning, ConvexSolution
+from spikeopt.convex.solver import reg_max, solve
+from spikeopt.snn.network import ParallelLIFSNN
+from spikeopt.tasks.base import SequenceData, Task, check_labels
+
+Sampler = Callable[[int], ParallelLIFSNN]
+
+
+class UnconvergedSolveError(ValueError):
+    """A convex solve stopped short of its tolerance and unconverged solves were not allowed."""
+
+
+def unconverged_message(sol: ConvexSolution, tol: float, max_iter: int) -> str:
+    return (
+        f"the convex solve at reg {sol.reg:.3g} stopped short: duality gap {sol.gap:.3e} > tol {tol:.3g} "
+        f"after {sol.n_iter} iterations (max_iter {max_iter}); raise convex.max_iter (--max-iter), loosen "
+        "convex.tol (--tol) or use a larger reg, or pass --allow-unconverged (convex.allow_unconverged=true) "
+        "to keep it with its gap recorded"
+    )
+
+
+@dataclass
+class _Problem:
+    """The solver inputs derived from a task split (targets, loss spec, row weights)."""
+
+    y: np.ndarray
+    loss: Any
+    weights: np.ndarray | None
+    intercept: bool
+
+
+def _problem(task: Task, train: SequenceData, layout: str, loss_name: str, intercept: bool) -> _Problem:
+    targets = stack_targets(train.y, layout)
+    weights = stack_row_weights(task.time_weights(train.steps), train.steps, len(train)) if layout == "trajectory" else None
+    if loss_name == "cross_entropy":
+        return _Problem(targets, list(task.heads), weights, intercept)
+    # squared: one-hot targets for all heads, concatenated; head weights do not apply
+    blocks = [np.eye(h.classes)[targets[:, i]] for i, h in enumerate(task.heads)]
+    return _Problem(np.concatenate(blocks, axis=1), "squared", weights, intercept)
+
+
+def run_convex_stage(
+    task: Task,
+    train: SequenceData,
+    val: SequenceData | None,
+    witnesses: ParallelLIFSNN,
+    cfg: Any,
+    device: torch.device,
+    sampler: Sampler | None = None,
+    seed: int = 0,
+) -> tuple[ParallelLIFSNN, dict[str, Any]]:
+    """The selected reconstructed network and the stage's record (path, certificate, growth, timings).
+
+    ``cfg`` is a :class:`~spikeopt.train.pipelines.ConvexConfig`; ``sampler(seed)`` proposes candidate
+    witnesses for column generation (needed only when ``cfg.grow_rounds > 0``).
+    """
+    check_labels(train, task.heads)
+    if val is not None and len(val) == 0:
+        val = None
+    spec = check_reg_spec(cfg.reg)
+    if val is None and (spec == AUTO or (isinstance(spec, list) and len(set(spec)) > 1)):
+        raise ValueError(NEEDS_VALIDATION)  # refuse before any solve, not after the whole path
+    layout = "trajectory" if task.readout == "per_step" else "final"
+    t0 = time.perf_counter()
+    dictionary = build_dictionary(witnesses, train.x, layout, cfg.chunk_size, device=device)
+    t1 = time.perf_counter()
+    prob = _problem(task, train, layout, cfg.loss, cfg.intercept)
+    top = reg_max(dictionary.atoms, prob.y, prob.loss, sample_weight=prob.weights, intercept=prob.intercept) \
+        if spec == AUTO else None
+    regs = path_regs(spec, top)
+    points, models, sols, skipped = [], [], [], []
+    warm, solve_s = None, 0.0
+    t2 = time.perf_counter()
+    for i, reg in enumerate(regs):  # largest first, each solve warm-started from the previous one
+        if spec == AUTO and val is not None and stop_early(points):
+            skipped = regs[i:]
+            break
+        ts = time.perf_counter()
+        with warnings.catch_warnings():  # judged below, point by point
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            sol = solve(dictionary.atoms, prob.y, reg, prob.loss, sample_weight=prob.weights,
+                        intercept=prob.intercept, tol=cfg.tol, max_iter=cfg.max_iter, warm_start=warm)
+        solve_s += time.perf_counter() - ts
+        warm = sol
+        model, report = reconstruct(witnesses, dictionary, sol.coef, sol.intercept, task.readout, cfg.merge)
+        model = model.to(device)
+        points.append(PathPoint(
+            reg=sol.reg, primal=sol.primal, dual=sol.dual, gap=sol.gap, converged=sol.converged,
+            n_iter=sol.n_iter, time_s=sol.time, active_atoms=report.active_atoms, subnetworks=report.subnetworks,
+            train=task.evaluate(model, train), val=task.evaluate(model, val) if val is not None else None,
+            eligible=sol.converged or cfg.allow_unconverged,
+        ))
+        sols.append(sol)
+        models.append((model, report))
+    t3 = time.perf_counter()
+    if not any(p.eligible for p in points):
+        closest = min(sols, key=lambda s: s.gap)
+        prefix = "" if len(sols) == 1 else f"no point of the {len(sols)}-point reg path converged; closest: "
+        raise UnconvergedSolveError(prefix + unconverged_message(closest, cfg.tol, cfg.max_iter))
+    chosen = select(points)
+    points[chosen].selected = True
+    solution, (model, report) = sols[chosen], models[chosen]
+    excluded = [p.reg for p in points if not p.eligible]
+    if cfg.allow_unconverged and not solution.converged:
+        warnings.warn(f"keeping an unconverged convex solve (allow_unconverged): reg {solution.reg:.3g}, duality gap "
+                      f"{solution.gap:.3e} > tol {cfg.tol:.3g}; the result records converged: false",
+                      ConvergenceWarning, stacklevel=2)
+
+    info: dict[str, Any] = {}
+    final_dictionary = dictionary
+    if cfg.grow_rounds > 0:
+        if sampler is None:
+            raise ValueError("convex.grow_rounds > 0 needs a candidate witness sampler; this method has none")
+
+        def solve_fn(atoms: np.ndarray, warm: Any) -> ConvexSolution:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                sol = solve(atoms, prob.y, solution.reg, prob.loss, sample_weight=prob.weights,
+                            intercept=prob.intercept, tol=cfg.tol, max_iter=cfg.max_iter, warm_start=warm)
+            if not sol.converged and not cfg.allow_unconverged:
+                raise UnconvergedSolveError("column generation: " + unconverged_message(sol, cfg.tol, cfg.max_iter))
+            return sol
+
+        grown = grow_dictionary(
+            witnesses, dictionary, solution, train.x, sampler, solve_fn, cfg.grow_rounds, cfg.grow_add,
+            seeds=lambda r: seed + 1_000_003 * (r + 1), chunk_size=cfg.chunk_size, device=device,
+        )
+        solution, final_dictionary = grown.solution, grown.dictionary
+        model, report = reconstruct(grown.witnesses, grown.dictionary, solution.coef, solution.intercept,
+                                    task.readout, cfg.merge)
+        model = model.to(device)
+        info["column_generation"] = {
+            "rounds": [r.as_dict() for r in grown.rounds],
+            "candidate_subnetworks": cfg.grow_candidates,
+            "candidate_atoms": grown.rounds[-1].candidate_atoms,
+            "max_violation": grown.max_violation,
+            "added_atoms": int(sum(r.added for r in grown.rounds)),
+            "selected_before": {"train": points[chosen].train, "val": points[chosen].val},
+            "train": task.evaluate(model, train),
+            "val": task.evaluate(model, val) if val is not None else None,
+        }
+    t4 = time.perf_counter()
+
+    level, statement = "dictionary", "optimal over this dictionary (within gap)"
+    if not solution.converged:
+        level, statement = "none", f"unconverged: gap {solution.gap:.3e} > tol {cfg.tol:.3g} (allowed)"
+    elif cfg.grow_rounds > 0 and info["column_generation"]["max_violation"] <= 1.0:
+        m = info["column_generation"]["candidate_atoms"]
+        level, statement = "sampled", (f"optimal over this dictionary, and no better atom among the {m} distinct atoms "
+                                       f"of {cfg.grow_candidates} fresh witness subnetworks")
+    info.update({
+        "certificate": {
+            "primal": solution.primal, "dual": solution.dual, "gap": solution.gap, "n_iter": solution.n_iter,
+            "converged": solution.converged, "reg": solution.reg, "loss": cfg.loss, "tol": cfg.tol,
+            "level": level, "statement": statement,
+        },
+        "path": [p.as_dict() for p in points],
+        "selection": {
+            "reg_spec": spec, "reg_max": top, "selected_reg": solution.reg,
+            "metric": None if len(points) == 1 else f"val.{next(iter(points[chosen].val or {'?': 0}))}",
+            "rule": "single reg" if len(points) == 1 else
+                    "best validation headline metric among eligible points; ties to the larger reg",
+            "excluded_unconverged": excluded,
+            "skipped_after_validation_drop": skipped,
+        },
+        "dictionary": final_dictionary.summary(),
+        "reconstruction": report.as_dict(),
+        "timings": {"dictionary_s": t1 - t0, "solve_s": solve_s, "path_evaluate_s": t3 - t2 - solve_s,
+                    "grow_s": t4 - t3, "reconstruct_s": time.perf_counter() - t4},
+    })
+    return model, info
+

@@ -1,0 +1,178 @@
+"""The convex stage of a run: the reg path, validation selection, refusal of unconverged solves, growth.
+
+References are independent: cold single solves + reconstruct + task.evaluate, and a plain loop for reg_max.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from spikeopt.convex import build_dictionary, reconstruct, solve
+from spikeopt.convex.path import auto_regs
+from spikeopt.convex.solution import ConvergenceWarning
+from spikeopt.convex.witnesses import gaussian_witnesses
+from spikeopt.snn.config import ModelConfig
+from spikeopt.tasks import make_task
+from spikeopt.train.convex_stage import UnconvergedSolveError, run_convex_stage
+from spikeopt.train.pipelines import ConvexConfig, MethodSettings, gaussian_sampler
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def setup():
+    task = make_task("first-last-xor", steps=4, n_train=200, n_val=60, n_test=50)
+    splits = task.splits(0)
+    witnesses = gaussian_witnesses(task.in_features, ModelConfig(subnetworks=8, width=4), seed=0)
+    return task, splits, witnesses
+
+
+def _cold(task, splits, witnesses, reg, tol=1e-6):
+    """An independent single solve at ``reg``, rebuilt and scored."""
+    D = build_dictionary(witnesses, splits["train"].x, "final")
+    sol = solve(D.atoms, splits["train"].y.numpy(), reg, loss=list(task.heads), tol=tol)
+    net, _ = reconstruct(witnesses, D, sol.coef, sol.intercept, task.readout)
+    return sol, task.evaluate(net, splits["train"]), task.evaluate(net, splits["val"])
+
+
+def test_selected_point_equals_an_independent_solve_and_evaluation(setup):
+    task, splits, witnesses = setup
+    regs = [3e-2, 1e-2, 3e-3]
+    model, info = run_convex_stage(task, splits["train"], splits["val"], witnesses, ConvexConfig(reg=regs), CPU)
+    path = info["path"]
+    assert [p["reg"] for p in path] == regs and sum(p["selected"] for p in path) == 1
+    cold = {r: _cold(task, splits, witnesses, r) for r in regs}
+    for p in path:  # warm-started path solutions match cold solves within the tolerance
+        sol, train_m, val_m = cold[p["reg"]]
+        assert abs(p["primal"] - sol.primal) <= 2e-6 and p["converged"] and p["gap"] <= 1e-6
+        assert p["train"] == train_m and p["val"] == val_m
+    best = max(regs, key=lambda r: (cold[r][2]["accuracy"], r))  # best validation, ties to the larger reg
+    chosen = next(p for p in path if p["selected"])
+    assert chosen["reg"] == best == info["certificate"]["reg"]
+    assert task.evaluate(model, splits["val"]) == cold[best][2]  # the returned network is the selected one
+    assert info["certificate"]["level"] == "dictionary"
+
+
+def test_auto_path_is_scaled_to_an_independent_reg_max(setup):
+    task, splits, witnesses = setup
+    _, info = run_convex_stage(task, splits["train"], splits["val"], witnesses, ConvexConfig(reg="auto"), CPU)
+    # reg_max by hand: at W = 0 the softmax is uniform, Theta_0 = (onehot(y) - 1/C) / n, no intercept
+    D = build_dictionary(witnesses, splits["train"].x, "final").atoms.astype(float)
+    y = splits["train"].y.numpy()[:, 0]
+    classes = task.heads[0].classes
+    theta = (np.eye(classes)[y] - 1.0 / classes) / len(y)
+    naive = max(np.linalg.norm(sum(D[i, j] * theta[i] for i in range(D.shape[0]))) for j in range(D.shape[1]))
+    assert info["selection"]["reg_max"] == pytest.approx(naive, rel=1e-10)
+    solved_and_skipped = [p["reg"] for p in info["path"]] + info["selection"]["skipped_after_validation_drop"]
+    np.testing.assert_allclose(solved_and_skipped, auto_regs(naive), rtol=1e-10)
+    assert info["selection"]["reg_spec"] == "auto" and info["selection"]["metric"] == "val.accuracy"
+
+
+def test_a_path_without_validation_split_is_refused_but_one_reg_is_not(setup):
+    task, splits, witnesses = setup
+    with pytest.raises(ValueError, match="validation split"):
+        run_convex_stage(task, splits["train"], None, witnesses, ConvexConfig(reg=[1e-2, 3e-3]), CPU)
+    with pytest.raises(ValueError, match="validation split"):
+        run_convex_stage(task, splits["train"], None, witnesses, ConvexConfig(reg="auto"), CPU)
+    _, info = run_convex_stage(task, splits["train"], None, witnesses, ConvexConfig(reg=1e-2), CPU)
+    assert len(info["path"]) == 1 and info["path"][0]["val"] is None and info["path"][0]["selected"]
+
+
+def test_stopped_short_solve_is_refused_with_gap_tol_and_remedy(setup):
+    task, splits, witnesses = setup
+    cfg = ConvexConfig(reg=1e-3, max_iter=1)
+    with pytest.raises(UnconvergedSolveError) as err:
+        run_convex_stage(task, splits["train"], splits["val"], witnesses, cfg, CPU)
+    text = str(err.value)
+    assert "duality gap" in text and "tol 1e-06" in text and "--allow-unconverged" in text and "max_iter" in text
+    assert "\n" not in text  # one line for the CLI
+
+
+def test_allowed_unconverged_solve_records_its_gap(setup):
+    task, splits, witnesses = setup
+    cfg = ConvexConfig(reg=1e-3, max_iter=1, allow_unconverged=True)
+    with pytest.warns(ConvergenceWarning):
+        model, info = run_convex_stage(task, splits["train"], splits["val"], witnesses, cfg, CPU)
+    cert = info["certificate"]
+    assert cert["converged"] is False and cert["gap"] > cfg.tol and cert["level"] == "none"
+    # the recorded gap is the one of an independent solve with the same budget
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        D = build_dictionary(witnesses, splits["train"].x, "final")
+        ref = solve(D.atoms, splits["train"].y.numpy(), 1e-3, loss=list(task.heads), max_iter=1)
+    assert cert["gap"] == pytest.approx(ref.gap, rel=1e-9) and not ref.converged
+
+
+def test_unconverged_path_points_are_excluded_from_selection(setup):
+    task, splits, witnesses = setup
+    regs = [5e-2, 2e-2, 1e-3, 5e-4]
+    cfg = ConvexConfig(reg=regs, max_iter=12)  # the large regs converge in a few steps, the small ones not
+    _, info = run_convex_stage(task, splits["train"], splits["val"], witnesses, cfg, CPU)
+    path = info["path"]
+    assert any(p["converged"] for p in path) and not all(p["converged"] for p in path)
+    for p in path:
+        assert p["eligible"] == p["converged"]
+        assert not (p["selected"] and not p["converged"])
+    assert info["selection"]["excluded_unconverged"] == [p["reg"] for p in path if not p["converged"]]
+    assert info["certificate"]["converged"]
+
+
+def test_column_generation_in_the_stage_states_its_certificate(setup):
+    task, splits, _ = setup
+    small = gaussian_witnesses(task.in_features, ModelConfig(subnetworks=2, width=4), seed=3)
+    settings = MethodSettings(model=ModelConfig(subnetworks=2, width=4))
+    settings.convex = ConvexConfig(reg=1e-2, grow_rounds=4, grow_candidates=8, grow_add=8)
+    model, info = run_convex_stage(task, splits["train"], splits["val"], small, settings.convex, CPU,
+                                   gaussian_sampler(task, settings), seed=0)
+    grow = info["column_generation"]
+    assert grow["added_atoms"] > 0 and len(grow["rounds"]) >= 2
+    primals = [r["primal"] for r in grow["rounds"]]
+    assert all(b <= a + 1e-6 for a, b in zip(primals, primals[1:]))
+    level = info["certificate"]["level"]
+    assert level == ("sampled" if grow["max_violation"] <= 1 else "dictionary")
+    assert task.evaluate(model, splits["val"]) == grow["val"]
+    assert info["dictionary"]["atoms"] == grow["rounds"][-1]["atoms"]
+
+
+
+def test_column_generation_on_a_per_step_task_rebuilds_exactly():
+    from spikeopt.convex.column_generation import grow_dictionary
+    from spikeopt.convex.dictionary import stack_row_weights, stack_targets
+
+    task = make_task("addition", digits=3, n_train=64, n_val=32, n_test=32, n_ood=16, ood_factors=(2,))
+    train = task.splits(0)["train"]
+    model_cfg = ModelConfig(subnetworks=2, width=4)
+    witnesses = gaussian_witnesses(task.in_features, model_cfg, seed=1)
+    D = build_dictionary(witnesses, train.x, "trajectory")
+    y = stack_targets(train.y, "trajectory")
+    w = stack_row_weights(task.time_weights(train.steps), train.steps, len(train))
+
+    def solve_fn(atoms, warm):
+        return solve(atoms, y, 1e-2, loss=list(task.heads), sample_weight=w, warm_start=warm)
+
+    first = solve_fn(D.atoms, None)
+    grown = grow_dictionary(witnesses, D, first, train.x, gaussian_sampler(task, MethodSettings(
+        model=model_cfg, convex=ConvexConfig(grow_candidates=4))), solve_fn, rounds=2, add=4, seeds=lambda r: 50 + r)
+    assert sum(r.added for r in grown.rounds) > 0
+    sol = grown.solution
+    net, _ = reconstruct(grown.witnesses, grown.dictionary, sol.coef, sol.intercept, "per_step")
+    with torch.no_grad():
+        out, _ = net(train.x)  # [T, N, O], rows t * N + i as in the trajectory dictionary
+    expected = grown.dictionary.atoms.astype(float) @ sol.coef + sol.intercept
+    np.testing.assert_allclose(out.reshape(-1, out.shape[-1]).double().numpy(), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("method", ["cvx", "sg-cvx", "cvx-sg"])
+def test_every_convex_method_selects_on_the_path(method, setup):
+    from spikeopt.train.pipelines import run_method
+    from spikeopt.train.surrogate import SGConfig
+
+    task, splits, _ = setup
+    settings = MethodSettings(model=ModelConfig(subnetworks=4, width=4), sg=SGConfig(epochs=1, progress=False),
+                              finetune=SGConfig(epochs=1, progress=False), convex=ConvexConfig(reg=[3e-2, 1e-2]))
+    out = run_method(method, task, splits, settings, seed=0, device=CPU)
+    path = out.info["path"]
+    assert [p["reg"] for p in path] == [3e-2, 1e-2] and sum(p["selected"] for p in path) == 1
+    assert all(p["val"] is not None for p in path)
