@@ -5,6 +5,12 @@ printed as a table and everything is written as JSON.
 
     python benchmarks/accuracy.py --methods sg cvx sg-cvx sg-sg --seeds 0 --out benchmarks/results/accuracy.json
     python benchmarks/accuracy.py --suites xor8 add2 --methods sg --set sg.epochs=5     # quicker look
+    python benchmarks/accuracy.py --suites ucr --methods sg logreg --out benchmarks/results/accuracy_ucr.json
+
+``--suites ucr`` expands to every UCR/UEA set bundled with sktime that loads (`datasets.py`;
+the unequal-length ones resampled). Method ``logreg`` is the linear bar: scikit-learn's
+LogisticRegression on the raw flattened input ``[N, T*F]`` of the same splits, C picked on the
+validation split from ``LOGREG_C`` (ties: the smaller C), then refit on train only.
 """
 
 from __future__ import annotations
@@ -15,8 +21,15 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from spikeopt.experiments.config import RunConfig
 from spikeopt.experiments.run import run, write_json
+from spikeopt.tasks import make_task
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _meta import run_meta  # noqa: E402
+from datasets import UCR_SETS, ucr_options  # noqa: E402
 
 # suite -> (task, task options, split/metric columns to report)
 SUITES: dict[str, tuple[str, dict, list[tuple[str, str]]]] = {
@@ -28,6 +41,35 @@ SUITES: dict[str, tuple[str, dict, list[tuple[str, str]]]] = {
     "mnist": ("mnist-seq", {"steps": 8}, [("test", "accuracy")]),
     "events": ("event-digits", {}, [("test", "accuracy")]),
 }
+UCR_SUITES = {f"ucr-{name}": name for name in UCR_SETS}
+LOGREG_C = (0.01, 0.1, 1.0, 10.0, 100.0)
+
+
+def suite_spec(suite: str) -> tuple[str, dict, list[tuple[str, str]]]:
+    if suite in UCR_SUITES:
+        return "ucr", ucr_options(UCR_SUITES[suite]), [("test", "accuracy")]
+    return SUITES[suite]
+
+
+def logreg_run(task_name: str, options: dict, seed: int) -> dict:
+    """The linear bar: LogisticRegression on the flattened raw input, C chosen on val."""
+    from sklearn.linear_model import LogisticRegression
+
+    task = make_task(task_name, **options)
+    if task.readout != "final" or len(task.heads) != 1:
+        raise ValueError(f"logreg needs a single-head final-readout task; {task_name} is not")
+    splits = task.splits(seed)
+    flat = {k: (v.x.permute(1, 0, 2).reshape(len(v), -1).double().numpy(), v.y[:, 0].numpy()) for k, v in splits.items()}
+
+    def fit(c: float):
+        return LogisticRegression(C=c, max_iter=5000).fit(*flat["train"])
+
+    val_acc = {c: float(np.mean(fit(c).predict(flat["val"][0]) == flat["val"][1])) for c in LOGREG_C}
+    best = max(LOGREG_C, key=lambda c: (val_acc[c], -c))
+    model = fit(best)
+    metrics = {k: {"accuracy": float(np.mean(model.predict(x) == y))} for k, (x, y) in flat.items()}
+    return {"metrics": metrics, "logreg": {"C": best, "val_accuracy_by_C": val_acc}, "config": {
+        "task": task_name, "task_options": options, "seed": seed, "method": "logreg"}}
 
 BASE = [
     "model.subnetworks=32", "model.width=16", "model.depth=1",
@@ -39,28 +81,43 @@ BASE = [
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--suites", nargs="+", default=["xor8", "xor32", "add2", "mnist"], choices=list(SUITES))
+    p.add_argument("--suites", nargs="+", default=["xor8", "xor32", "add2", "mnist"],
+                   choices=[*SUITES, "ucr", *UCR_SUITES], help="'ucr' = every bundled UCR set")
     p.add_argument("--methods", nargs="+", default=["sg", "cvx", "sg-cvx", "sg-sg"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--set", action="append", default=[], help="config override applied to every run")
     p.add_argument("--out", default="benchmarks/results/accuracy.json")
     args = p.parse_args(argv)
+    import torch
 
+    torch.set_num_threads(1)
+
+    suites = [u for s in args.suites for u in (UCR_SUITES if s == "ucr" else [s])]
     rows = []
-    for suite in args.suites:
-        task, options, columns = SUITES[suite]
+    table: dict[str, dict[str, str]] = {}
+    for suite in suites:
+        try:
+            task, options, columns = suite_spec(suite)
+            make_task(task, **options)
+        except (ValueError, ImportError, FileNotFoundError) as err:
+            print(f"{suite}: does not load -- {err}", flush=True)
+            rows.append({"suite": suite, "error": str(err)})
+            continue
         for method in args.methods:
             values: dict[str, list[float]] = {f"{s}:{m}": [] for s, m in columns}
             for seed in args.seeds:
-                cfg = RunConfig(task=task, task_options=dict(options), method=method, seed=seed)
-                cfg = cfg.override(BASE + args.set)
                 t0 = time.perf_counter()
-                result = run(cfg)
+                if method == "logreg":
+                    result = logreg_run(task, dict(options), seed)
+                else:
+                    cfg = RunConfig(task=task, task_options=dict(options), method=method, seed=seed)
+                    result = run(cfg.override(BASE + args.set))
                 for s, m in columns:
                     values[f"{s}:{m}"].append(result["metrics"][s][m])
                 rows.append({"suite": suite, "method": method, "seed": seed, "seconds": time.perf_counter() - t0,
                              "metrics": result["metrics"], "certificate": result.get("certificate"),
-                             "reconstruction": result.get("reconstruction"), "config": result["config"]})
+                             "reconstruction": result.get("reconstruction"), "config": result["config"],
+                             "logreg": result.get("logreg")})
                 cert = result.get("certificate")
                 extra = f" gap {cert['gap']:.1e}" if cert else ""
                 print(f"{suite:6} {method:7} seed {seed}: "
@@ -71,8 +128,12 @@ def main(argv: list[str] | None = None) -> int:
                 for k, v in values.items()
             )
             print(f"== {suite:6} {method:7} {summary}", flush=True)
+            table.setdefault(suite, {})[method] = summary
+    print("\n| suite | " + " | ".join(args.methods) + " |\n|---|" + "---|" * len(args.methods))
+    for suite, by_method in table.items():
+        print(f"| {suite} | " + " | ".join(by_method.get(m, "-") for m in args.methods) + " |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    write_json({"command": " ".join(sys.argv), "base": BASE + args.set, "rows": rows}, args.out)
+    write_json({"command": " ".join(sys.argv), "meta": run_meta(), "base": BASE + args.set, "rows": rows}, args.out)
     print(f"written {args.out}")
     return 0
 

@@ -36,7 +36,31 @@ SHRINK: dict[str, tuple[bool, list[str]]] = {
     # reproduce: the quick protocol swapped for TINY below, only Table 1, in process
     "reproduce": (True, ["--only", "table1", "--workers", "0", "--no-progress"]),
     "results": (False, []),
+    # the tiny exact enumeration: 3 steps, few sequences (the README line's T is already 3)
+    "certify --complete": (True, ["--n-train", "24", "--n-val", "12", "--n-test", "12", *TINY_MODEL,
+                                  "--epochs", "2", "--no-progress"]),
+    # DIR/GunPoint_*.ts and my.npz: tiny files written by _write_user_data in the test's folder
+    "train --task ucr": (False, [*TINY_MODEL]),
+    "train --task arrays": (False, [*TINY_MODEL, "--epochs", "1", "--no-progress"]),
 }
+
+
+def _write_user_data(folder: Path) -> None:
+    """The files the README's ucr / arrays lines read: a 2-class .ts pair and an .npz, tiny and seeded."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    (folder / "DIR").mkdir()
+    for part, n in (("TRAIN", 16), ("TEST", 8)):
+        lines = ["@problemName GunPoint", "@timeStamps false", "@univariate true", "@classLabel true 1 2", "@data"]
+        for i in range(n):
+            label = 1 + i % 2
+            series = np.sin(np.linspace(0, 3, 12) * label) + 0.1 * rng.standard_normal(12)
+            lines.append(",".join(f"{v:.4f}" for v in series) + f":{label}")
+        (folder / "DIR" / f"GunPoint_{part}.ts").write_text("\n".join(lines) + "\n")
+    x = rng.standard_normal((40, 6, 2)).astype(np.float32)
+    y = (x[:, :, 0].mean(axis=1) > 0).astype(np.int64)
+    np.savez(folder / "my.npz", x=x, y=y)
 
 TINY = protocol_mod.Protocol(
     name="quick", seeds=(0,), subnetworks=2, width=4, sg_epochs=1, ft_epochs=1, batch_size=32,
@@ -89,6 +113,7 @@ def test_readme_command_config_is_valid_as_written(argv, monkeypatch):
     parser = cli._train_parser(name)
     if argv[0] == "certify":
         parser.add_argument("--counts")
+        parser.add_argument("--complete", action="store_true")
     config = cli.build_config(parser.parse_args(argv[1:]))
     check_run(config)
     assert config.admm.warmup_iterations < config.admm.iterations
@@ -99,6 +124,7 @@ def test_readme_commands_run_shrunk(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SPIKEOPT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setitem(protocol_mod.PROTOCOLS, "quick", TINY)
     (tmp_path / "examples").symlink_to(ROOT / "examples")
+    _write_user_data(tmp_path)
     for argv in readme_commands():
         _, extra = shrink_entry(argv)
         code = cli.main(argv + extra)

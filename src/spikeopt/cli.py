@@ -260,15 +260,23 @@ def cmd_certify(argv: list[str]) -> int:
     p.prog = "spikeopt certify"
     p.description = "Solve the convex readout for several numbers of subnetworks and print the certificates."
     p.add_argument("--counts", type=_parse_value, default=[2, 16, 32, 64], help="subnetwork counts (default 2,16,32,64)")
+    p.add_argument("--complete", action="store_true", help="tiny problems: the complete dictionary's global optimum "
+                   "beside the sampled dictionary's and an SG network's objective (depth 1)")
+    p.add_argument("--max-cells", type=int, default=200_000, help="--complete: stop the enumeration beyond this many cells")
     args = p.parse_args(argv)
     if args.method not in (None, "cvx", "sg-cvx"):
         raise ValueError("certify runs a convex method: --method cvx (default) or sg-cvx")
     args.task = known.task
     args.method = args.method or "cvx"
+    from spikeopt.experiments.outputs import check_output_file
+
+    if args.complete:
+        if args.out:
+            check_output_file(args.out, "--out")
+        return _certify_complete(args)
     counts = args.counts if isinstance(args.counts, list) else [args.counts]
     if not counts or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in counts):
         raise ValueError(f"--counts must be positive integers such as 2,16,32,64, got {args.counts!r}")
-    from spikeopt.experiments.outputs import check_output_file
     from spikeopt.experiments.run import check_run, run, write_json
 
     if args.out:
@@ -290,6 +298,18 @@ def cmd_certify(argv: list[str]) -> int:
               f"{c['gap']:>10.2e} {rows[-1]['atoms']:>6} {rows[-1]['active']:>6}")
     if args.out:
         write_json({"config": base.to_dict(), "rows": rows}, args.out)
+        print(f"result written to {args.out}")
+    return 0
+
+
+def _certify_complete(args: argparse.Namespace) -> int:
+    from spikeopt.experiments.complete import certify_complete, format_complete
+    from spikeopt.experiments.run import write_json
+
+    report = certify_complete(build_config(args), max_cells=args.max_cells)
+    print(format_complete(report))
+    if args.out:
+        write_json(report, args.out)
         print(f"result written to {args.out}")
     return 0
 

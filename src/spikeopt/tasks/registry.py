@@ -14,6 +14,8 @@ _TASKS: dict[str, str] = {
     "event-digits": "spikeopt.tasks.events.tasks:EventDigits",
     "nmnist": "spikeopt.tasks.events.tasks:NMnist",
     "dvs-gesture": "spikeopt.tasks.events.tasks:DvsGesture",
+    "ucr": "spikeopt.tasks.ucr:Ucr",
+    "arrays": "spikeopt.tasks.arrays:Arrays",
 }
 
 
