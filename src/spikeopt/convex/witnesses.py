@@ -40,7 +40,7 @@ def gaussian_witnesses(
     shape = (model.depth, model.subnetworks, model.width)
     beta = _draw(shape, beta_range, gen, "beta") if beta_range is not None else model.beta
     threshold = _draw(shape, threshold_range, gen, "threshold") if threshold_range is not None else model.threshold
-    settings = {**model.__dict__, "beta": beta, "threshold": threshold, "init_scale": scale}
+    settings = {**model.network_kwargs(), "beta": beta, "threshold": threshold, "init_scale": scale}
     net = ParallelLIFSNN(in_features, 1, readout="final", seed=seed + 1, **settings)
     return freeze_hidden(net)
 

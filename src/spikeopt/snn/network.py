@@ -8,6 +8,15 @@ layer's spikes of all subnetworks, flattened to ``K * width`` features.
 
 This is the paper's parallel LIF-SNN: the convex method freezes the hidden layers ("witnesses"),
 reads the last hidden layer's spikes as a dictionary and solves for the readout.
+
+Synaptic delays (``delays``): the first layer may see the input at several fixed delays, ``I[t] =
+sum_d W_d x[t - d] + b`` (``x[t < 0] = 0``), a parameter-free delay line in front of the first
+weights, as neuromorphic chips provide (per-synapse delays). Why: a LIF neuron is a first-order
+low-pass filter of its input current; with one input channel (a univariate series) every neuron of
+the first layer sees the same signal, low-passed, and cannot respond to its slope or shape. Delays
+make each neuron's current a random (or trained) FIR combination of past inputs -- band-pass and
+derivative-like responses -- which is what random-convolution classifiers (ROCKET) get their
+accuracy from. ``delays=(0,)`` (the default) is the plain network.
 """
 
 from __future__ import annotations
@@ -24,7 +33,32 @@ from spikeopt.snn.surrogate import surrogate as lookup_surrogate
 READOUTS = ("final", "per_step", "integrate")
 SPIKE_MODES = ("hard", "smooth")
 
-NetworkState = tuple[LIFState, ...]
+NetworkState = tuple[Any, ...]  # LIF states of every layer, then the integrator's membrane, then the delay line
+
+
+def octave_delays(steps: int) -> tuple[int, ...]:
+    """``(0, 1, 2, 4, ..., 2^k)`` with ``2^k <= steps // 2``: delays spread evenly over time scales.
+
+    One delay per octave covers every time scale of a ``steps``-long input with few taps
+    (``2 + log2(steps/2)``), so the first layer's fan-in grows only logarithmically with ``T``.
+    """
+    steps = _positive_int(steps, "steps")
+    out, d = [0], 1
+    while d <= steps // 2:
+        out.append(d)
+        d *= 2
+    return tuple(out)
+
+
+def check_delays(delays: Any) -> tuple[int, ...]:
+    """Validated delays: distinct integers ``>= 0``, sorted, at least one."""
+    try:
+        values = [int(d) for d in delays]
+    except (TypeError, ValueError):
+        raise TypeError(f"delays must be a sequence of integers >= 0, got {delays!r}") from None
+    if not values or any(isinstance(d, bool) or d < 0 or int(d) != d for d in delays) or len(set(values)) != len(values):
+        raise ValueError(f"delays must be distinct integers >= 0, at least one, got {delays!r}")
+    return tuple(sorted(values))
 
 
 def _positive_int(value: int, name: str) -> int:
@@ -40,7 +74,8 @@ class ParallelLIFSNN(nn.Module):
     for ``readout="final"`` (the readout at the last step) and ``[T, B, out_features]`` for
     ``readout="per_step"``. ``readout="integrate"`` is a non-spiking leaky integrator (ADMM's output
     layer): ``out = sum_t readout_leak^(T-1-t) (W h[t] + b)`` at the last step, ``[B, out_features]``;
-    its membrane is carried as the last element of the state so ``step`` by ``step`` equals ``forward``.
+    its membrane is carried in the state (after the LIF states, before the delay line's history) so
+    ``step`` by ``step`` equals ``forward``. ``delays`` adds a delay line in front of the first layer.
     ``beta`` and ``threshold`` are scalars or per-neuron tensors of shape
     ``[depth, K, width]`` (or broadcastable to it); they are buffers, not trained.
     ``spike_mode="smooth"`` replaces the spike by the surrogate's smooth step in the forward pass.
@@ -63,6 +98,7 @@ class ParallelLIFSNN(nn.Module):
         detach_reset: bool = True,
         init_scale: float = 1.0,
         seed: int | None = None,
+        delays: Any = (0,),
     ) -> None:
         super().__init__()
         self.in_features = _positive_int(in_features, "in_features")
@@ -76,6 +112,8 @@ class ParallelLIFSNN(nn.Module):
         if isinstance(readout_leak, bool) or not isinstance(readout_leak, (int, float)) or not 0.0 <= readout_leak <= 1.0:
             raise ValueError(f"readout_leak must be a number in [0, 1] (the integrator's decay), got {readout_leak!r}")
         self.readout_leak = float(readout_leak)
+        self.delays = check_delays(delays)
+        self.max_delay = self.delays[-1]
         self.reset_mechanism = check_reset(reset_mechanism)
         self.surrogate = lookup_surrogate(surrogate, slope)
         self.detach_reset = detach_reset
@@ -90,7 +128,7 @@ class ParallelLIFSNN(nn.Module):
             raise ValueError("threshold must be > 0")
         self.register_buffer("beta", beta_t)
         self.register_buffer("threshold", thr_t)
-        fan_ins = [self.in_features] + [self.width] * (self.depth - 1)
+        fan_ins = [self.in_features * len(self.delays)] + [self.width] * (self.depth - 1)
         self.weights = nn.ParameterList(
             [nn.Parameter(torch.empty(self.subnetworks, f, self.width)) for f in fan_ins]
         )
@@ -129,6 +167,7 @@ class ParallelLIFSNN(nn.Module):
             "surrogate": self.surrogate.name,
             "slope": self.surrogate.slope,
             "detach_reset": self.detach_reset,
+            "delays": list(self.delays),
         }
 
     def hidden_parameters(self) -> list[nn.Parameter]:
@@ -162,52 +201,80 @@ class ParallelLIFSNN(nn.Module):
         cur = torch.einsum("tbkm,kmn->tbkn", inputs, w)
         return cur + b
 
+    def delayed(self, x: Tensor, history: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """The delay line: ``x [T, B, F] -> [T, B, F * len(delays)]`` (delay-major), and its new history.
+
+        ``history`` holds the last ``max_delay`` inputs before ``x`` (zeros when ``None``), so that
+        running a sequence in pieces (``step`` by ``step``) sees the same delayed inputs as at once.
+        """
+        if self.max_delay == 0:
+            return x, None
+        steps = x.shape[0]
+        if history is None:
+            history = x.new_zeros((self.max_delay, *x.shape[1:]))
+        full = torch.cat([history.to(x.dtype), x], dim=0)
+        start = self.max_delay
+        taps = [full[start - d : start - d + steps] for d in self.delays]
+        return torch.cat(taps, dim=-1), full[-self.max_delay :]
+
+    def _unpack(self, state: NetworkState | None) -> tuple[NetworkState | None, Tensor | None, Tensor | None]:
+        """``state`` -> (LIF states, integrator membrane, delay history); see :data:`NetworkState`."""
+        if state is None:
+            return None, None, None
+        lif, rest = tuple(state[: self.depth]), list(state[self.depth :])
+        acc = rest.pop(0) if self.readout == "integrate" and rest else None
+        history = rest.pop(0) if self.max_delay > 0 and rest else None
+        return lif, acc, history
+
+    def _pack(self, lif: NetworkState, acc: Tensor | None, history: Tensor | None) -> NetworkState:
+        extra = ([acc] if self.readout == "integrate" else []) + ([history] if self.max_delay > 0 else [])
+        return (*lif, *extra)
+
     def hidden(self, x: Tensor, state: NetworkState | None = None) -> tuple[Tensor, NetworkState]:
-        """The last hidden layer's spikes ``[T, B, K, width]`` and the new state of every layer."""
+        """The last hidden layer's spikes ``[T, B, K, width]`` and the new state (layout of ``forward``)."""
         self.check_input(x)
         if x.dtype != self.weights[0].dtype:  # e.g. float64 data into a float32 net: compute in the net's dtype
             x = x.to(self.weights[0].dtype)
+        lif_in, acc, history = self._unpack(state)
+        h, history = self.delayed(x, history)
         spike_fn = self._spike_fn()
         states: list[LIFState] = []
-        h = x
         for layer in range(self.depth):
             cur = self.layer_currents(layer, h)
             h, _, st = lif_rollout(
                 cur, self.beta[layer], self.threshold[layer], self.reset_mechanism, spike_fn,
-                self.detach_reset, None if state is None else state[layer],
+                self.detach_reset, None if lif_in is None else lif_in[layer],
             )
             states.append(st)
-        return h, tuple(states)
+        return h, self._pack(tuple(states), acc, history)
 
     def read(self, spikes: Tensor) -> Tensor:
         """The linear readout of hidden spikes ``[..., K, width] -> [..., out_features]``."""
         return self.output(spikes.flatten(-2))
 
-    def _integrate(self, currents: Tensor, state: NetworkState | None) -> Tensor:
-        """Leaky integration ``acc = leak * acc + current`` over ``currents [T, B, O]`` from ``state``'s membrane."""
-        acc = state[self.depth] if state is not None and len(state) > self.depth else torch.zeros_like(currents[0])
+    def _integrate(self, currents: Tensor, acc: Tensor | None) -> Tensor:
+        """Leaky integration ``acc = leak * acc + current`` over ``currents [T, B, O]`` from membrane ``acc``."""
+        acc = torch.zeros_like(currents[0]) if acc is None else acc
         for current in currents:
             acc = self.readout_leak * acc + current
         return acc
 
     def forward(self, x: Tensor, state: NetworkState | None = None) -> tuple[Tensor, NetworkState]:
-        h, lif_states = self.hidden(x, None if state is None else state[: self.depth])
+        h, new = self.hidden(x, state)
+        lif, _, history = self._unpack(new)
         if self.readout == "integrate":
-            acc = self._integrate(self.read(h), state)
-            return acc, (*lif_states, acc)  # type: ignore[return-value]
+            acc = self._integrate(self.read(h), self._unpack(state)[1])
+            return acc, self._pack(lif, acc, history)
         if self.readout == "final":
-            return self.read(h[-1]), lif_states
-        return self.read(h), lif_states
+            return self.read(h[-1]), new
+        return self.read(h), new
 
     def step(self, x_t: Tensor, state: NetworkState | None = None) -> tuple[Tensor, NetworkState]:
         """One timestep ``x_t [B, in_features] -> out_t [B, out_features]`` (for autoregressive rollout)."""
         if not isinstance(x_t, Tensor) or x_t.dim() != 2:
             raise ValueError(f"step expects one timestep [B, {self.in_features}], got {getattr(x_t, 'shape', x_t)}")
-        h, lif_states = self.hidden(x_t.unsqueeze(0), None if state is None else state[: self.depth])
-        if self.readout == "integrate":
-            acc = self._integrate(self.read(h), state)
-            return acc, (*lif_states, acc)  # type: ignore[return-value]
-        return self.read(h[0]), lif_states
+        out, new = self.forward(x_t.unsqueeze(0), state)
+        return (out if self.readout == "integrate" else out[-1] if self.readout == "per_step" else out), new
 
     @torch.no_grad()
     def hidden_spikes(self, x: Tensor) -> Tensor:
