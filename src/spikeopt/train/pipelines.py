@@ -4,7 +4,7 @@
 method   hidden dynamics                     readout / last stage
 =======  ==================================  =====================================
 sg       surrogate-gradient trained          surrogate-gradient trained
-cvx      Gaussian witnesses, frozen          certified convex solve
+cvx      calibrated (or Gaussian) witnesses  certified convex solve
 sg-cvx   SG-trained, then frozen             certified convex solve
 sg-sg    SG-trained                          SG fine-tuning (``finetune`` budget)
 cvx-sg   the CVX network                     SG fine-tuning of all parameters
@@ -17,6 +17,7 @@ sast     SAM on the surrogate-forward net    judged with hard spikes (``train/sa
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -24,7 +25,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from spikeopt.convex.dictionary import build_dictionary, stack_row_weights, stack_targets
+from spikeopt.convex.calibrate import calibrated_witnesses
+from spikeopt.convex.dictionary import (
+    SpikeDictionary, build_dictionary, grow_dictionary, stack_row_weights, stack_targets,
+)
 from spikeopt.convex.reconstruct import reconstruct
 from spikeopt.convex.witnesses import gaussian_witnesses, trained_witnesses
 from spikeopt.snn.config import ModelConfig
@@ -35,6 +39,8 @@ from spikeopt.train.sast import SASTConfig, method_sast
 from spikeopt.train.surrogate import SGConfig, train_sg
 
 CONVEX_LOSSES = ("cross_entropy", "squared")
+WITNESS_KINDS = ("calibrated", "gaussian")
+LAYOUT_OF_READOUT = {"final": "final", "per_step": "trajectory", "integrate": "integrate"}
 
 
 @dataclass
@@ -51,6 +57,13 @@ class ConvexConfig:
     threshold_range: tuple[float, float] | None = None
     merge: bool = True
     chunk_size: int = 1024
+    witnesses: str = "calibrated"
+    atoms: int | None = 2048
+    rate_band: tuple[float, float] = (0.05, 0.95)
+    near_duplicate: float = 0.005
+    calibration_samples: int = 256
+    max_blocks: int | None = None
+    progress: bool = True
 
     def __post_init__(self) -> None:
         if not self.reg > 0:
@@ -61,6 +74,19 @@ class ConvexConfig:
             raise ValueError(f"tol must be > 0, got {self.tol}")
         if not self.witness_scale > 0:
             raise ValueError(f"witness_scale must be > 0, got {self.witness_scale}")
+        if self.witnesses not in WITNESS_KINDS:
+            raise ValueError(f"unknown witnesses {self.witnesses!r}; valid: {', '.join(WITNESS_KINDS)}")
+        if self.atoms is not None:
+            if isinstance(self.atoms, float) and self.atoms.is_integer():
+                self.atoms = int(self.atoms)
+            if isinstance(self.atoms, bool) or not isinstance(self.atoms, int) or self.atoms < 1:
+                raise ValueError(f"atoms must be a positive integer or None (one witness block), got {self.atoms!r}")
+        band = tuple(float(v) for v in self.rate_band)
+        if len(band) != 2 or not 0.0 < band[0] <= band[1] < 1.0:
+            raise ValueError(f"rate_band must be (low, high) with 0 < low <= high < 1, got {self.rate_band!r}")
+        self.rate_band = band  # type: ignore[assignment]
+        if not 0.0 <= self.near_duplicate < 1.0:
+            raise ValueError(f"near_duplicate must be in [0, 1), got {self.near_duplicate}")
         for name in ("beta_range", "threshold_range"):
             value = getattr(self, name)
             if value is not None:
@@ -86,15 +112,24 @@ class MethodOutput:
 
 
 def convex_readout(
-    task: Task, train: SequenceData, witnesses: ParallelLIFSNN, cfg: ConvexConfig, device: torch.device
+    task: Task, train: SequenceData, witnesses: ParallelLIFSNN, cfg: ConvexConfig, device: torch.device,
+    readout: str | None = None, leak: float = 1.0, dictionary: SpikeDictionary | None = None,
 ) -> MethodOutput:
-    """Dictionary from ``witnesses`` on ``train``, certified solve, reconstructed network."""
+    """Dictionary from ``witnesses`` on ``train`` (unless given), certified solve, reconstructed network.
+
+    ``readout`` is the rebuilt network's (default: the task's); ``leak`` the integrate readout's decay.
+    """
     from spikeopt.convex.solver import solve
 
     check_labels(train, task.heads)
-    layout = "trajectory" if task.readout == "per_step" else "final"
+    readout = readout or task.readout
+    layout = LAYOUT_OF_READOUT[readout]
     t0 = time.perf_counter()
-    dictionary = build_dictionary(witnesses, train.x, layout, cfg.chunk_size, device=device)
+    if dictionary is None:
+        dictionary = build_dictionary(
+            witnesses, train.x, layout, cfg.chunk_size, device=device, leak=leak, progress=cfg.progress
+        )
+        dictionary.warn_if_weak()
     t1 = time.perf_counter()
     targets = stack_targets(train.y, layout)
     weights = stack_row_weights(task.time_weights(train.steps), train.steps, len(train)) if layout == "trajectory" else None
@@ -109,7 +144,7 @@ def convex_readout(
         tol=cfg.tol, max_iter=cfg.max_iter,
     )
     t2 = time.perf_counter()
-    model, report = reconstruct(witnesses, dictionary, solution.coef, solution.intercept, task.readout, cfg.merge)
+    model, report = reconstruct(witnesses, dictionary, solution.coef, solution.intercept, readout, cfg.merge)
     model = model.to(device)
     info = {
         "certificate": {
@@ -146,17 +181,67 @@ def method_sg_sg(task, splits, settings, seed, device) -> MethodOutput:
     return out
 
 
+def block_seed(seed: int, block: int) -> int:
+    """Seed of witness block ``block`` of run ``seed`` (block 0 uses ``seed``; distinct for seeds < 100003)."""
+    return seed + 100_003 * block
+
+
+BLOCK_NEURONS = 1024  # witness neurons drawn per block when growing to ``atoms`` (calibration cost ~ block)
+
+
 def method_cvx(task, splits, settings, seed, device) -> MethodOutput:
-    c = settings.convex
-    witnesses = gaussian_witnesses(
-        task.in_features, settings.model, c.witness_scale, c.beta_range, c.threshold_range, seed=seed
-    )
-    return convex_readout(task, splits["train"], witnesses, c, device)
+    c, model, train = settings.convex, settings.model, splits["train"]
+    if c.atoms is not None:  # blocks of ~min(atoms, 1024) neurons: the model's subnetworks only set the block
+        per_block = max(model.subnetworks, -(-min(c.atoms, BLOCK_NEURONS) // model.width))
+        model = dataclasses.replace(model, subnetworks=per_block)
+        max_blocks = c.max_blocks or 4 * -(-c.atoms // (per_block * model.width)) + 1
+    readout = model.resolve_readout(task.readout)
+    layout = LAYOUT_OF_READOUT[readout]
+    leak = model.readout_leak if readout == "integrate" else 1.0
+    records: list[dict[str, Any]] = []
+
+    def sample(block: int) -> ParallelLIFSNN:
+        s = block_seed(seed, block)
+        if c.witnesses == "gaussian":
+            records.append({"kind": "gaussian", "seed": s})
+            return gaussian_witnesses(task.in_features, model, c.witness_scale, c.beta_range, c.threshold_range, seed=s)
+        # the final layout reads the last step; the others read every step (the trajectory layout is
+        # the integrate statistic with leak 1: the fraction of (step, sample) rows that spike)
+        net, record = calibrated_witnesses(
+            train.x, model, "final" if layout == "final" else "integrate", c.rate_band, leak, c.witness_scale,
+            c.calibration_samples, seed=s,
+        )
+        records.append(record)
+        return net
+
+    t0 = time.perf_counter()
+    if c.atoms is None:
+        witnesses, dictionary = sample(0), None
+    else:
+        dictionary, witnesses = grow_dictionary(
+            sample, train.x, c.atoms, layout, leak, c.near_duplicate, c.chunk_size, max_blocks,
+            device=device, progress=c.progress, seed=seed,
+        )
+        dictionary.warn_if_weak()
+    witness_s = time.perf_counter() - t0
+    out = convex_readout(task, train, witnesses, c, device, readout=readout, leak=leak, dictionary=dictionary)
+    out.info["timings"]["witnesses_s"] = witness_s
+    summary = out.info["dictionary"]
+    out.info["witnesses"] = {
+        "kind": c.witnesses, "block_neurons": model.subnetworks * model.width, "readout": readout, "layout": layout, "readout_leak": leak, "atoms_target": c.atoms,
+        "rate_band": list(c.rate_band), "near_duplicate": c.near_duplicate, "blocks": records,
+        "diagnostics": {k: summary[k] for k in summary if k.endswith("_fraction")},
+    }
+    return out
 
 
 def method_sg_cvx(task, splits, settings, seed, device) -> MethodOutput:
     pre = method_sg(task, splits, settings, seed, device)
-    out = convex_readout(task, splits["train"], trained_witnesses(pre.model), settings.convex, device)
+    readout = pre.model.readout
+    out = convex_readout(
+        task, splits["train"], trained_witnesses(pre.model), settings.convex, device,
+        readout=readout, leak=pre.model.readout_leak,
+    )
     out.info["timings"].update(pre.info["timings"])
     out.info["history"] = pre.info["history"]
     return out
