@@ -98,7 +98,9 @@ class SpikeDictionary:
 
 
 class _Progress:
-    """One-line updates on stderr, only for builds that take more than a second."""
+    """One-line updates on stderr, only for builds that take more than ``delay`` seconds."""
+
+    delay, interval = 1.0, 0.5
 
     def __init__(self, enabled: bool, what: str) -> None:
         self.enabled, self.what = enabled, what
@@ -107,7 +109,7 @@ class _Progress:
 
     def update(self, text: str) -> None:
         now = time.perf_counter()
-        if self.enabled and now - self.t0 > 1.0 and now - self.last > 0.5:
+        if self.enabled and now - self.t0 >= self.delay and now - self.last >= self.interval:
             print(f"\r{self.what}: {text} [{now - self.t0:.0f} s]", end="", file=sys.stderr, flush=True)
             self.last, self.shown = now, True
 
