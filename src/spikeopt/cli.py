@@ -209,7 +209,7 @@ def cmd_certify(argv: list[str]) -> int:
     rows = []
     print(f"{'K':>4} {'test acc':>9} {'primal':>12} {'dual':>12} {'abs gap':>10} {'atoms':>6} {'active':>6}")
     for k in counts:
-        result = run(base.override([f"model.subnetworks={k}"]))
+        result = run(base.override([f"model.subnetworks={k}", "convex.atoms=null"]))  # K subnetworks, one block
         c, test = result["certificate"], result["metrics"]["test"]
         rows.append({"subnetworks": k, "test": test, **c, "atoms": result["dictionary"]["atoms"],
                      "active": result["reconstruction"]["active_atoms"]})
