@@ -138,6 +138,25 @@ def cvx(data, kind: str, readout: str, atoms: int, seed: int, model: ModelConfig
     }
 
 
+def depth_diagnostics(data, depths: list[int], seed: int, model: ModelConfig) -> list[dict]:
+    """Silent / saturated fractions of one block of raw witness neurons (no solve), per depth and kind."""
+    from spikeopt.convex.dictionary import build_dictionary
+
+    x_tr = data["train"][0]
+    out = []
+    for depth in depths:
+        m = ModelConfig(**{**model.__dict__, "depth": depth})
+        for kind, readout in (("gaussian", "final"), ("calibrated", "final"), ("calibrated", "integrate")):
+            if kind == "gaussian":
+                net = gaussian_witnesses(x_tr.shape[2], m, seed=seed)
+            else:
+                net = calibrated_witnesses(x_tr, m, readout, seed=seed)[0]
+            s = build_dictionary(net, x_tr, readout).summary()
+            out.append({"depth": depth, "witnesses": kind, "readout": readout, "silent": s["silent_fraction"],
+                        "saturated": s["saturated_fraction"], "duplicate": s["duplicate_fraction"]})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", nargs="+", default=["GunPoint"], help=f"of {BUILTIN + UCR}")
@@ -148,9 +167,22 @@ def main() -> None:
     ap.add_argument("--path", type=int, default=10, help="reg values on the path")
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--depths", nargs="+", type=int, default=None,
+                    help="only the silent/saturated fractions of one block per depth (no solve)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    model = ModelConfig()  # library defaults: width 32, beta 0.9, threshold 1, scale 1
+    model = ModelConfig()  # library defaults: 16 x 32 neurons, beta 0.9, threshold 1, scale 1
+    if args.depths:
+        rows = []
+        for name in args.datasets:
+            for r in depth_diagnostics(load(name, args.seeds[0]), args.depths, args.seeds[0], model):
+                rows.append({"dataset": name, **r})
+                log(f"{name} depth {r['depth']:2d} {r['witnesses']:10s} {r['readout']:9s} silent {r['silent']:.2f} "
+                    f"saturated {r['saturated']:.2f} duplicate {r['duplicate']:.2f}")
+        if args.out:
+            with open(args.out, "w") as fh:
+                json.dump({"meta": run_meta(), "rows": rows}, fh, indent=1)
+        return
     rows = []
     for name in args.datasets:
         for seed in args.seeds:
