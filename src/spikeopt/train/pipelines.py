@@ -45,7 +45,18 @@ LAYOUT_OF_READOUT = {"final": "final", "per_step": "trajectory", "integrate": "i
 
 @dataclass
 class ConvexConfig:
-    """Settings of the convex stage: witnesses, dictionary and solver."""
+    """Settings of the convex stage: witnesses, dictionary and solver.
+
+    Witnesses (``cvx``): ``witnesses="calibrated"`` (default; see :mod:`spikeopt.convex.calibrate`:
+    per-neuron time constants, each bias set on ``calibration_samples`` training sequences so the
+    neuron's firing statistic lands at a target drawn from ``rate_band``) or ``"gaussian"`` (the
+    paper's: ``witness_scale``, ``beta_range``, ``threshold_range``). ``witness_scale`` scales the
+    weights of both kinds. ``atoms=P`` draws witness blocks until the dictionary has ``P``
+    informative atoms (constant, duplicate and near-duplicate columns -- mean squared difference
+    below ``near_duplicate`` -- rejected; at most ``max_blocks`` blocks, default ``4 P / block + 1``);
+    ``atoms=None`` rolls one block of ``model.subnetworks x model.width`` witnesses (the paper's).
+    ``progress`` prints one-line updates on stderr while a long dictionary is built.
+    """
 
     reg: float = 1e-3
     loss: str = "cross_entropy"
