@@ -196,14 +196,19 @@ def main() -> None:
                     for atoms in args.atoms:
                         r = cvx(data, kind, readout, atoms, seed, model, args.path, args.tol)
                         rows.append({"dataset": name, "seed": seed, "method": "cvx", **r})
+                        save(args.out, rows)  # after every configuration: a killed run keeps what it did
                         log(f"  {kind:10s} {readout:9s} {atoms:5d}: test {r['test']:.3f} val {r['val']:.3f} "
                             f"train {r['train']:.3f} silent {r['silent']:.2f} sat {r['saturated']:.2f} "
                             f"dict {r['dictionary_cpu_s']:.1f}s solve {r['solve_cpu_s']:.1f}s")
-    summary = summarise(rows)
-    print(json.dumps(summary, indent=1))
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump({"meta": run_meta(), "rows": rows, "summary": summary}, fh, indent=1)
+    print(json.dumps(summarise(rows), indent=1))
+    save(args.out, rows)
+
+
+def save(path: str | None, rows: list[dict]) -> None:
+    if path:
+        with open(path + ".tmp", "w") as fh:
+            json.dump({"meta": run_meta(), "rows": rows, "summary": summarise(rows)}, fh, indent=1)
+        os.replace(path + ".tmp", path)
 
 
 def summarise(rows: list[dict]) -> list[dict]:
