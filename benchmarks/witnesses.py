@@ -191,8 +191,8 @@ def main() -> None:
             base = logistic_raw(data)
             rows.append({"dataset": name, "seed": seed, "method": "logreg-raw", **base})
             log(f"{name} seed {seed} train {shape}: logreg test {base['test']:.3f}")
-            for kind in args.witnesses:
-                for readout in args.readouts:
+            for readout in args.readouts:
+                for kind in args.witnesses:
                     for atoms in args.atoms:
                         r = cvx(data, kind, readout, atoms, seed, model, args.path, args.tol)
                         rows.append({"dataset": name, "seed": seed, "method": "cvx", **r})
