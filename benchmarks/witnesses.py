@@ -157,6 +157,24 @@ def depth_diagnostics(data, depths: list[int], seed: int, model: ModelConfig) ->
     return out
 
 
+def table(paths: list[str]) -> str:
+    """A markdown table of mean test accuracy over seeds: one row per dataset, one column per configuration."""
+    rows = [r for p in paths for r in json.load(open(p))["rows"]]
+    summary = summarise(rows)
+    cols = sorted({(s["method"], s["witnesses"], s["readout"], s["atoms"]) for s in summary},
+                  key=lambda c: (c[0] != "logreg-raw", c[1], c[2], c[3]))
+    names = ["logreg raw" if c[0] == "logreg-raw" else f"{c[1][:5]} {c[2][:5]} {c[3]}" for c in cols]
+    lines = ["| dataset (seeds) | " + " | ".join(names) + " |", "|---" * (len(cols) + 1) + "|"]
+    for ds in dict.fromkeys(s["dataset"] for s in summary):
+        cells, seeds = [], 0
+        for c in cols:
+            hit = [s for s in summary if s["dataset"] == ds and (s["method"], s["witnesses"], s["readout"], s["atoms"]) == c]
+            cells.append(f"{hit[0]['test_mean']:.3f}" if hit else "")
+            seeds = max([seeds] + [h["seeds"] for h in hit])
+        lines.append(f"| {ds} ({seeds}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", nargs="+", default=["GunPoint"], help=f"of {BUILTIN + UCR}")
@@ -169,7 +187,11 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     ap.add_argument("--depths", nargs="+", type=int, default=None,
                     help="only the silent/saturated fractions of one block per depth (no solve)")
+    ap.add_argument("--table", nargs="+", default=None, help="only print a table of these result files")
     args = ap.parse_args()
+    if args.table:
+        print(table(args.table))
+        return
     torch.set_num_threads(1)
     model = ModelConfig()  # library defaults: 16 x 32 neurons, beta 0.9, threshold 1, scale 1
     if args.depths:
