@@ -159,7 +159,8 @@ def depth_diagnostics(data, depths: list[int], seed: int, model: ModelConfig) ->
 
 def table(paths: list[str]) -> str:
     """A markdown table of mean test accuracy over seeds: one row per dataset, one column per configuration."""
-    rows = [r for p in paths for r in json.load(open(p))["rows"]]
+    rows = list({(r["dataset"], r["seed"], r["method"], r.get("witnesses"), r.get("readout"), r.get("atoms_target")): r
+                 for p in paths for r in json.load(open(p))["rows"]}.values())  # a baseline run twice counts once
     summary = summarise(rows)
     cols = sorted({(s["method"], s["witnesses"], s["readout"], s["atoms"]) for s in summary},
                   key=lambda c: (c[0] != "logreg-raw", c[1], c[2], c[3]))
