@@ -40,7 +40,10 @@ def test_grown_atoms_are_informative_distinct_and_generated_by_their_witness(lay
     cols = d.atoms.astype(np.float64)
     assert all(c.min() < c.max() for c in cols.T)  # no constant atom
     for i, j in itertools.combinations(range(d.n_atoms), 2):  # no pair within the near-duplicate distance
-        assert ((cols[:, i] - cols[:, j]) ** 2).mean() >= 0.02
+        if layout == "final":  # binary: differ on at least 2% of the rows
+            assert ((cols[:, i] - cols[:, j]) ** 2).mean() >= 0.02
+        else:  # real-valued: correlation at most 0.98
+            assert np.corrcoef(cols[:, i], cols[:, j])[0, 1] <= 0.98 + 1e-6
     s = d.summary()
     assert d.raw_columns == (d.zero_columns + d.rejected_constant + d.duplicate_columns
                              + d.near_duplicate_columns + d.surplus_columns + d.n_atoms)
@@ -54,6 +57,7 @@ def test_near_duplicates_are_removed_and_counted():
     loose, _ = grow_dictionary(gaussian_sampler(3, model, 2.0), x, 40, "final", near=0.05, max_blocks=6)
     exact, _ = grow_dictionary(gaussian_sampler(3, model, 2.0), x, 40, "final", near=0.0, max_blocks=6)
     assert loose.near_duplicate_columns > 0 and exact.near_duplicate_columns == 0
+    assert loose.n_atoms == 40
     cols = exact.atoms.astype(np.float64)
     closest = min(((cols[:, i] - cols[:, j]) ** 2).mean() for i, j in itertools.combinations(range(exact.n_atoms), 2))
     assert closest < 0.05  # without the filter, near pairs are kept (so the filter above had work to do)
@@ -135,3 +139,14 @@ def test_concatenated_network_holds_only_the_subnetworks_that_generate_atoms(ser
     d, net = grow_dictionary(gaussian_sampler(2, model, 2.0), x, 30, "final", near=0.0)
     assert net.subnetworks == len(np.unique(d.source[:, 0])) <= d.blocks * 6
     assert sorted(set(d.source[:, 0])) == list(range(net.subnetworks))
+
+
+def test_integrate_near_duplicates_are_judged_by_correlation(series):
+    # rates with similar means but different variation over the samples are kept (raw squared
+    # differences called ~99% of calibrated rates near-duplicates on small UCR training sets)
+    x = series(n=60, steps=20)
+    model = ModelConfig(subnetworks=4, width=8)
+    d, _ = grow_dictionary(lambda b: calibrated_witnesses(x, model, "integrate", seed=b)[0], x, 50, "integrate")
+    assert d.n_atoms == 50
+    corr = np.corrcoef(d.atoms.T.astype(np.float64))
+    assert (corr[np.triu_indices(50, 1)] <= 0.995 + 1e-6).all()

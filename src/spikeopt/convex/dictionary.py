@@ -313,6 +313,22 @@ def estimate_grow_memory(rows: int, atoms: int, block_columns: int, steps: int, 
     return kept + block + keys + sketch + rollout
 
 
+def _sketch(columns: np.ndarray) -> np.ndarray:
+    """float32 columns whose mean squared difference is the near-duplicate distance.
+
+    Binary atoms as they are: the distance is the fraction of rows on which two atoms differ.
+    Real-valued atoms (integrate layout) centred and scaled to unit root mean square: the distance
+    is ``2 (1 - correlation)``. (Raw squared differences would call two firing rates with similar
+    means near-duplicates however differently they vary over the samples.)
+    """
+    out = columns.astype(np.float32)
+    if columns.dtype == np.uint8:
+        return out
+    out -= out.mean(axis=0)
+    out /= np.maximum(np.sqrt((out * out).mean(axis=0)), 1e-12)
+    return out
+
+
 def _near_duplicates(cand: np.ndarray, kept: np.ndarray, near: float) -> np.ndarray:
     """Mask of candidate columns (greedily, in order) within mean squared difference ``near`` of a kept
     column or of an earlier accepted candidate. ``cand [R, c]``, ``kept [R, k]``, float32 sketches."""
@@ -348,10 +364,11 @@ def grow_dictionary(
     """Draw witness blocks ``sample(0), sample(1), ...`` until the dictionary has ``atoms`` informative atoms.
 
     Rejected: constant columns (silent, saturated or any other constant: without variation an atom
-    only duplicates the intercept), exact duplicates and *near*-duplicates -- columns whose mean
-    squared difference to a kept atom is below ``near`` (for binary atoms: they differ on fewer than
-    ``near`` of the rows, 0.5% by default). Such a pair carries the same information up to a
-    handful of rows; keeping both only makes the design ill-conditioned and the solve slower.
+    only duplicates the intercept), exact duplicates and *near*-duplicates: binary atoms that differ
+    from a kept atom on fewer than ``near`` of the rows (0.5% by default); real-valued (integrate)
+    atoms whose correlation with a kept atom exceeds ``1 - near``. Such a pair carries the same
+    information up to a handful of rows; keeping both only makes the design ill-conditioned and the
+    solve slower.
     Near-duplicates are judged on all rows up to 2048, else on a fixed seeded subsample of 2048.
     ``near=0`` keeps every distinct column.
 
@@ -420,8 +437,8 @@ def grow_dictionary(
                 block_keys.append(key)
         fresh_arr = np.asarray(fresh, dtype=np.int64)
         if near > 0 and len(fresh_arr):
-            cand_sketch = raw[np.ix_(near_rows, fresh_arr)].astype(np.float32)
-            reject = _near_duplicates(cand_sketch, sketch[:, :n_kept], near)
+            cand_sketch = _sketch(raw[np.ix_(near_rows, fresh_arr)])
+            reject = _near_duplicates(cand_sketch, sketch[:, :n_kept], near if raw.dtype == np.uint8 else 2 * near)
             counts["near"] += int(reject.sum())
             fresh_arr = fresh_arr[~reject]
             block_keys = [k for k, r in zip(block_keys, reject) if not r]
@@ -429,7 +446,7 @@ def grow_dictionary(
         counts["surplus"] += max(0, len(fresh_arr) - room)
         fresh_arr, block_keys = fresh_arr[:room], block_keys[:room]
         kept_atoms[:, n_kept : n_kept + len(fresh_arr)] = raw[:, fresh_arr]
-        sketch[:, n_kept : n_kept + len(fresh_arr)] = raw[np.ix_(near_rows, fresh_arr)]
+        sketch[:, n_kept : n_kept + len(fresh_arr)] = _sketch(raw[np.ix_(near_rows, fresh_arr)])
         keys.update(block_keys)
         k, j = np.divmod(fresh_arr, net.width)
         source.extend((b, int(kk), int(jj)) for kk, jj in zip(k, j))

@@ -52,8 +52,9 @@ class ConvexConfig:
     neuron's firing statistic lands at a target drawn from ``rate_band``) or ``"gaussian"`` (the
     paper's: ``witness_scale``, ``beta_range``, ``threshold_range``). ``witness_scale`` scales the
     weights of both kinds. ``atoms=P`` draws witness blocks until the dictionary has ``P``
-    informative atoms (constant, duplicate and near-duplicate columns -- mean squared difference
-    below ``near_duplicate`` -- rejected; at most ``max_blocks`` blocks, default ``4 P / block + 1``);
+    informative atoms (constant, duplicate and near-duplicate columns rejected: binary atoms that
+    differ on fewer than ``near_duplicate`` of the rows, integrate atoms correlated above
+    ``1 - near_duplicate``; at most ``max_blocks`` blocks, default ``4 P / block + 1``);
     ``atoms=None`` rolls one block of ``model.subnetworks x model.width`` witnesses (the paper's).
     ``progress`` prints one-line updates on stderr while a long dictionary is built.
     """
