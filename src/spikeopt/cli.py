@@ -299,12 +299,12 @@ def cmd_certify(argv: list[str]) -> int:
         check_output_file(args.out, "--out")
     base = build_config(args)
     for k in counts:
-        check_run(base.override([f"model.subnetworks={k}"]))
+        check_run(base.override([f"model.subnetworks={k}", "convex.atoms=null"]))
     rows = []
     print(f"{'K':>4} {'test acc':>9} {'reg':>9} {'primal':>12} {'dual':>12} {'abs gap':>10} {'atoms':>6} {'active':>6}")
     for k in counts:
         try:
-            result = run(base.override([f"model.subnetworks={k}"]))
+            result = run(base.override([f"model.subnetworks={k}", "convex.atoms=null"]))  # K subnetworks, one block
         except KeyboardInterrupt:
             raise Interrupted("nothing was saved (certify writes --out at the end)") from None
         c, test = result["certificate"], result["metrics"]["test"]

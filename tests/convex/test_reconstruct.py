@@ -53,3 +53,48 @@ def test_wrong_coef_shape_raises():
     d = build_dictionary(net, torch.rand(3, 10, 1), "final")
     with pytest.raises(ValueError, match="rows"):
         reconstruct(net, d, np.zeros((d.n_atoms + 1, 2)), None, "final")
+
+
+@pytest.mark.parametrize("leak", [1.0, 0.8])
+def test_integrate_reconstruction_equals_convex_predictions_over_several_blocks(leak):
+    from spikeopt.convex.calibrate import calibrated_witnesses
+    from spikeopt.convex.dictionary import fill_dictionary
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(12, 90, 2, generator=g, dtype=torch.float64).cumsum(0) / 3
+    y = (x[-1, :, 0] > x[0, :, 0]).long().numpy()
+    model = ModelConfig(subnetworks=3, width=4, depth=2)
+
+    def sample(b):
+        return calibrated_witnesses(x.float(), model, "integrate", readout_leak=leak, seed=b)[0].double()
+
+    d, net = fill_dictionary(sample, x, 40, "integrate", leak=leak)
+    assert d.blocks >= 4 and d.atoms.dtype == np.float64
+    sol = solve(d.atoms, y, 1e-3, loss="cross_entropy", intercept=True)
+    rebuilt, report = reconstruct(net, d, sol.coef, sol.intercept, "integrate")
+    assert rebuilt.readout == "integrate" and rebuilt.readout_leak == leak
+    out, _ = rebuilt(x)
+    assert report.active_atoms > 0
+    assert np.allclose(out.detach().numpy(), sol.predict(d.atoms), atol=1e-10)
+
+
+def test_final_reconstruction_over_several_blocks():
+    from spikeopt.convex.dictionary import fill_dictionary
+
+    x = torch.rand(6, 100, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    y = (x[:, :, 0].sum(0) > 3).long().numpy()
+    d, net = fill_dictionary(
+        lambda b: gaussian_witnesses(3, ModelConfig(subnetworks=2, width=5), scale=2.0, seed=b).double(), x, 30
+    )
+    sol = solve(d.atoms, y, 1e-3, loss="cross_entropy", intercept=True)
+    rebuilt, _ = reconstruct(net, d, sol.coef, sol.intercept, "final")
+    out, _ = rebuilt(x)
+    assert np.allclose(out.detach().numpy(), sol.predict(d.atoms), atol=1e-10)
+
+
+def test_layout_and_readout_must_agree():
+    net = gaussian_witnesses(1, ModelConfig(subnetworks=2, width=3), scale=2.0, seed=0)
+    x = torch.rand(4, 20, 1)
+    d = build_dictionary(net, x, "final")
+    with pytest.raises(ValueError, match="readout='final'"):
+        reconstruct(net, d, np.zeros((d.n_atoms, 2)), None, "integrate")

@@ -16,7 +16,14 @@ from spikeopt.convex.witnesses import gaussian_witnesses
 from spikeopt.snn.config import ModelConfig
 from spikeopt.tasks import make_task
 from spikeopt.train.convex_stage import UnconvergedSolveError, run_convex_stage
-from spikeopt.train.pipelines import ConvexConfig, MethodSettings, gaussian_sampler
+from spikeopt.train.pipelines import ConvexConfig, MethodSettings
+
+
+def gaussian_candidates(task, model_cfg, subnetworks):
+    """Candidate witnesses for column generation: ``subnetworks`` fresh Gaussian subnetworks per seed."""
+    from dataclasses import replace
+
+    return lambda s: gaussian_witnesses(task.in_features, replace(model_cfg, subnetworks=subnetworks), seed=s)
 
 CPU = torch.device("cpu")
 
@@ -125,7 +132,7 @@ def test_column_generation_in_the_stage_states_its_certificate(setup):
     settings = MethodSettings(model=ModelConfig(subnetworks=2, width=4))
     settings.convex = ConvexConfig(reg=1e-2, grow_rounds=4, grow_candidates=8, grow_add=8)
     model, info = run_convex_stage(task, splits["train"], splits["val"], small, settings.convex, CPU,
-                                   gaussian_sampler(task, settings), seed=0)
+                                   gaussian_candidates(task, settings.model, 8), seed=0)
     grow = info["column_generation"]
     assert grow["added_atoms"] > 0 and len(grow["rounds"]) >= 2
     primals = [r["primal"] for r in grow["rounds"]]
@@ -153,8 +160,8 @@ def test_column_generation_on_a_per_step_task_rebuilds_exactly():
         return solve(atoms, y, 1e-2, loss=list(task.heads), sample_weight=w, warm_start=warm)
 
     first = solve_fn(D.atoms, None)
-    grown = grow_dictionary(witnesses, D, first, train.x, gaussian_sampler(task, MethodSettings(
-        model=model_cfg, convex=ConvexConfig(grow_candidates=4))), solve_fn, rounds=2, add=4, seeds=lambda r: 50 + r)
+    grown = grow_dictionary(witnesses, D, first, train.x, gaussian_candidates(task, model_cfg, 4), solve_fn,
+                            rounds=2, add=4, seeds=lambda r: 50 + r)
     assert sum(r.added for r in grown.rounds) > 0
     sol = grown.solution
     net, _ = reconstruct(grown.witnesses, grown.dictionary, sol.coef, sol.intercept, "per_step")

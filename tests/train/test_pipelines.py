@@ -65,3 +65,48 @@ def test_admm_runs_through_the_pipeline(task_name):
     out = run_method("admm", task, task.splits(0), s, seed=0, device=torch.device("cpu"))
     assert len(out.info["admm"]["train_accuracy"]) >= 1
     assert 0.0 <= task.evaluate(out.model, task.splits(0)["test"])["accuracy"] <= 1.0
+
+
+def test_cvx_records_its_witnesses_and_reaches_the_atom_target():
+    task = make_task("mnist-seq", **TINY["mnist-seq"])
+    splits = task.splits(0)
+    s = settings()
+    s.convex = ConvexConfig(reg=1e-2, atoms=300, progress=False)
+    out = run_method("cvx", task, splits, s, seed=0, device=torch.device("cpu"))
+    w = out.info["witnesses"]
+    assert w["kind"] == "calibrated" and w["readout"] == "final" and w["atoms_target"] == 300
+    assert w["blocks"][0]["kind"] == "calibrated" and w["blocks"][0]["band"] == [0.05, 0.95]
+    assert set(w["diagnostics"]) >= {"silent_fraction", "saturated_fraction", "duplicate_fraction"}
+    assert out.info["dictionary"]["atoms"] == 300
+    assert out.model.readout == "final"
+
+
+def test_model_readout_integrate_gives_sg_and_cvx_the_same_architecture():
+    task = make_task("mnist-seq", **TINY["mnist-seq"])
+    splits = task.splits(0)
+    s = settings()
+    s.model = ModelConfig(subnetworks=4, width=6, readout="integrate", readout_leak=0.9)
+    s.convex = ConvexConfig(reg=1e-2, atoms=100, progress=False)
+    cvx = run_method("cvx", task, splits, s, seed=0, device=torch.device("cpu"))
+    sg = run_method("sg", task, splits, s, seed=0, device=torch.device("cpu"))
+    assert cvx.model.readout == sg.model.readout == "integrate"
+    assert cvx.model.readout_leak == sg.model.readout_leak == 0.9
+    assert cvx.info["dictionary"]["layout"] == "integrate"
+    assert 0.0 <= task.evaluate(cvx.model, splits["test"])["accuracy"] <= 1.0
+
+
+def test_gaussian_witnesses_with_one_block_remain_available():
+    task = make_task("first-last-xor", **TINY["first-last-xor"])
+    s = settings()
+    s.convex = ConvexConfig(reg=1e-2, witnesses="gaussian", atoms=None, progress=False)
+    out = run_method("cvx", task, task.splits(0), s, seed=0, device=torch.device("cpu"))
+    assert out.info["witnesses"]["blocks"] == [{"kind": "gaussian", "seed": 0}]
+    assert out.info["dictionary"]["raw_columns"] == 24
+
+
+@pytest.mark.parametrize("kwargs, match", [({"witnesses": "uniform"}, "witnesses"), ({"atoms": 0}, "atoms"),
+                                           ({"rate_band": (0.9, 0.1)}, "rate_band"),
+                                           ({"near_duplicate": 1.0}, "near_duplicate")])
+def test_convex_config_names_bad_witness_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ConvexConfig(**kwargs)

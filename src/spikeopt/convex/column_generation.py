@@ -14,6 +14,8 @@ Knows nothing of tasks: the sampler proposes witness networks, the caller's ``so
 
 from __future__ import annotations
 
+import dataclasses
+
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -86,14 +88,11 @@ def extend_dictionary(
     subnets, slot = np.unique(candidates.source[columns, 0], return_inverse=True)
     combined = concat_witnesses([witnesses, candidate_net], [None, torch.as_tensor(subnets)])
     source = np.stack([witnesses.subnetworks + slot, candidates.source[columns, 1]], axis=1).astype(np.int64)
-    grown = SpikeDictionary(
-        atoms=np.ascontiguousarray(np.hstack([dictionary.atoms, candidates.atoms[:, columns]])),
+    grown = dataclasses.replace(  # the dictionary's counts and settings (leak, layout) carry over
+        dictionary,
+        atoms=np.ascontiguousarray(np.hstack([dictionary.atoms, candidates.atoms[:, columns].astype(dictionary.atoms.dtype)])),
         source=np.vstack([dictionary.source, source]),
-        layout=dictionary.layout,
-        steps=dictionary.steps,
-        samples=dictionary.samples,
         raw_columns=dictionary.raw_columns + int(columns.size),
-        zero_columns=dictionary.zero_columns,
     )
     return grown, combined
 
@@ -126,7 +125,7 @@ def grow_dictionary(
     for r in range(rounds + 1):
         t0 = time.perf_counter()
         net = sampler(seeds(r))
-        cand = build_dictionary(net, x, dictionary.layout, chunk_size, device=device)
+        cand = build_dictionary(net, x, dictionary.layout, chunk_size, device=device, leak=dictionary.leak, progress=False)
         prices = result.solution.price(cand.atoms) if cand.n_atoms else np.zeros(0)
         violation = prices / reg
         result.last_candidates, result.last_prices = cand.atoms, prices

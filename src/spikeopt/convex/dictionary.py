@@ -1,32 +1,53 @@
-"""Spike dictionaries: the training set rolled through frozen witnesses, as binary atoms.
+"""Spike dictionaries: the training set rolled through frozen witnesses, as atoms.
 
 Column ``(k, j)`` of the raw dictionary is the spike output of last-layer neuron ``j`` of subnetwork
-``k``. Two layouts:
+``k``. Three layouts:
 
-- ``"final"``: one row per sample, the spikes at the last timestep (tasks read out at the end);
+- ``"final"``: one row per sample, the spikes at the last timestep (tasks read out at the end); uint8;
 - ``"trajectory"``: one row per (timestep, sample), row ``t * N + i`` (per-step supervision with a
-  shared readout, the paper's Appendix D.5).
+  shared readout, the paper's Appendix D.5); uint8;
+- ``"integrate"``: one row per sample, the leaky spike count ``sum_t leak^(T-1-t) s_t`` divided by
+  ``sum_t leak^(T-1-t)`` (in ``[0, 1]``; the mean firing rate for ``leak = 1``), what an
+  ``integrate`` readout sees; float32 (float64 for float64 witnesses).
 
-Duplicate columns and all-zero columns are removed; for each kept column the dictionary stores the
-witness ``(k, j)`` that generates it (the first one met), which is all reconstruction needs.
+:func:`build_dictionary` (one witness network, the paper's CVX) removes all-zero and duplicate
+columns; for each kept column it stores the witness ``(k, j)`` that generates it (the first one
+met), which is all reconstruction needs. :func:`fill_dictionary` keeps drawing witness blocks until
+a target number of informative atoms is reached (see there). Every dictionary reports how many raw
+neurons were silent, saturated, duplicates and near-duplicates, and warns when too many are wasted.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+import time
+import warnings
+from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 import torch
 
+from spikeopt.convex.calibrate import leak_weights
 from spikeopt.snn.network import ParallelLIFSNN
 
-LAYOUTS = ("final", "trajectory")
+LAYOUTS = ("final", "trajectory", "integrate")
 _CACHE_NEURONS = 2**18
+WEAK_FRACTION = 0.2  # warn when more raw neurons than this are silent or saturated
+_NEAR_ROWS = 2048  # rows used to detect near-duplicates (all rows when there are fewer)
+
+#: the dictionary layout that a network readout reads
+LAYOUT_OF_READOUT = {"final": "final", "per_step": "trajectory", "integrate": "integrate"}
 
 
 @dataclass(frozen=True)
 class SpikeDictionary:
-    """Unique non-zero binary atoms ``[rows, p]`` (uint8) and their witnesses ``source [p, 2]`` = (k, j)."""
+    """Unique informative atoms ``[rows, p]`` and their witnesses ``source [p, 2]`` = (k, j).
+
+    ``atoms`` is uint8 for the binary layouts and float for ``"integrate"``. The counts partition the
+    raw neurons: ``raw = zero + rejected_constant + duplicate + near_duplicate + surplus + atoms``;
+    ``saturated_columns`` counts the raw neurons that fire at every row (kept unless rejected).
+    """
 
     atoms: np.ndarray
     source: np.ndarray
@@ -35,24 +56,69 @@ class SpikeDictionary:
     samples: int
     raw_columns: int
     zero_columns: int
+    duplicate_columns: int = 0
+    saturated_columns: int = 0
+    rejected_constant: int = 0
+    near_duplicate_columns: int = 0
+    surplus_columns: int = 0
+    leak: float = 1.0
+    blocks: int = 1
 
     @property
     def n_atoms(self) -> int:
         return self.atoms.shape[1]
 
-    @property
-    def duplicate_columns(self) -> int:
-        return self.raw_columns - self.zero_columns - self.n_atoms
-
-    def summary(self) -> dict[str, int | str]:
+    def summary(self) -> dict[str, int | float | str]:
+        raw = max(self.raw_columns, 1)
         return {
             "layout": self.layout,
             "rows": int(self.atoms.shape[0]),
             "raw_columns": self.raw_columns,
             "zero_columns": self.zero_columns,
+            "saturated_columns": self.saturated_columns,
+            "rejected_constant": self.rejected_constant,
             "duplicate_columns": self.duplicate_columns,
+            "near_duplicate_columns": self.near_duplicate_columns,
+            "surplus_columns": self.surplus_columns,
             "atoms": self.n_atoms,
+            "blocks": self.blocks,
+            "silent_fraction": self.zero_columns / raw,
+            "saturated_fraction": self.saturated_columns / raw,
+            "duplicate_fraction": self.duplicate_columns / raw,
+            "near_duplicate_fraction": self.near_duplicate_columns / raw,
         }
+
+    def warn_if_weak(self, threshold: float = WEAK_FRACTION) -> None:
+        """One-line warning when more than ``threshold`` of the raw neurons are silent or saturated."""
+        s = self.summary()
+        for what, frac in (("silent", s["silent_fraction"]), ("saturated", s["saturated_fraction"])):
+            if frac > threshold:  # type: ignore[operator]
+                warnings.warn(
+                    f"{frac:.0%} of the witness neurons are {what} on the training data (wasted atoms); "
+                    "use calibrated witnesses (convex.witnesses=calibrated) or change witness_scale",
+                    stacklevel=2,
+                )
+
+
+class _Progress:
+    """One-line updates on stderr, only for builds that take more than ``delay`` seconds."""
+
+    delay, interval = 1.0, 0.5
+
+    def __init__(self, enabled: bool, what: str) -> None:
+        self.enabled, self.what = enabled, what
+        self.t0 = self.last = time.perf_counter()
+        self.shown = False
+
+    def update(self, text: str) -> None:
+        now = time.perf_counter()
+        if self.enabled and now - self.t0 >= self.delay and now - self.last >= self.interval:
+            print(f"\r{self.what}: {text} [{now - self.t0:.0f} s]", end="", file=sys.stderr, flush=True)
+            self.last, self.shown = now, True
+
+    def close(self) -> None:
+        if self.shown:
+            print(file=sys.stderr, flush=True)
 
 
 def available_memory() -> int:
@@ -67,23 +133,82 @@ def available_memory() -> int:
     return 8 * 2**30
 
 
+def _itemsize(layout: str, net: ParallelLIFSNN) -> int:
+    return net.weights[0].element_size() if layout == "integrate" else 1
+
+
 def estimate_memory(net: ParallelLIFSNN, steps: int, samples: int, layout: str, chunk: int) -> int:
-    """Bytes needed: the raw uint8 dictionary, its bit-packed copy, and one chunk's float32 rollout."""
+    """Bytes needed: the raw dictionary, its packed / keyed copy, and one chunk's float rollout."""
     cols = net.subnetworks * net.width
     rows = samples * (steps if layout == "trajectory" else 1)
-    raw = rows * cols
-    packed = (rows + 7) // 8 * cols * 2
+    raw = rows * cols * _itemsize(layout, net)
+    packed = (rows + 7) // 8 * cols * 2 if layout != "integrate" else raw
     rollout = 4 * steps * chunk * cols * 4  # currents, membranes, spikes, stacked output
     return raw + packed + rollout
+
+
+def _check_layout(layout: str, chunk_size: int, leak: float) -> None:
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown dictionary layout {layout!r}; valid: {', '.join(LAYOUTS)}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    if isinstance(leak, bool) or not isinstance(leak, (int, float)) or not 0.0 <= leak <= 1.0:
+        raise ValueError(f"leak must be a number in [0, 1] (the integrate readout's decay), got {leak!r}")
+
+
+def _column_keys(raw: np.ndarray) -> np.ndarray:
+    """One byte string per column (bit-packed for binary columns), for exact de-duplication."""
+    if raw.dtype == np.uint8:
+        packed = np.ascontiguousarray(np.packbits(raw, axis=0).T)
+    else:
+        packed = np.ascontiguousarray(raw.T)
+    return packed.view(np.dtype((np.void, packed.shape[1] * packed.itemsize))).reshape(-1)
 
 
 def unique_columns(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the first occurrence of each distinct non-zero column, in column order; zero mask."""
     nonzero = raw.any(axis=0)
-    packed = np.packbits(raw, axis=0).T  # [cols, bytes]: one byte string per column
-    _, first = np.unique(packed, axis=0, return_index=True)
+    _, first = np.unique(_column_keys(raw), return_index=True)
     first = np.sort(first)
     return first[nonzero[first]], ~nonzero
+
+
+def _saturated(raw: np.ndarray) -> np.ndarray:
+    """Columns that fire at every row (binary: all ones; integrate: at every step of every sample)."""
+    return (raw >= 1).all(axis=0)
+
+
+def roll(
+    witnesses: ParallelLIFSNN, x: torch.Tensor, layout: str, leak: float = 1.0, chunk_size: int = 1024,
+    device: torch.device | str | None = None, progress: _Progress | None = None,
+) -> np.ndarray:
+    """The raw dictionary ``[rows, K * m]`` of ``witnesses`` on ``x [T, N, F]``: every column, nothing removed."""
+    steps, samples, _ = x.shape
+    cols = witnesses.subnetworks * witnesses.width
+    chunk = min(chunk_size, samples)
+    device = torch.device(device) if device is not None else next(witnesses.parameters()).device
+    witnesses = witnesses.to(device)
+    dtype = witnesses.weights[0].dtype
+    if layout == "integrate":
+        raw = np.empty((samples, cols), dtype=torch.empty(0, dtype=dtype).numpy().dtype)
+        weights = leak_weights(steps, leak, dtype).to(device)
+    else:
+        raw = np.empty((steps * samples if layout == "trajectory" else samples, cols), dtype=np.uint8)
+    # roll in cache-sized blocks (the LIF loop is memory-bound: ~0.25M neurons per block keeps
+    # every per-step tensor in cache on a CPU, ~10x faster than one large block)
+    block = chunk if device.type != "cpu" else max(1, min(chunk, _CACHE_NEURONS // cols))
+    for begin in range(0, samples, block):
+        end = min(begin + block, samples)
+        spikes = witnesses.hidden_spikes(x[:, begin:end].to(device)).flatten(-2)  # [T, b, K*m]
+        if layout == "final":
+            raw[begin:end] = spikes[-1].to(torch.uint8).cpu().numpy()
+        elif layout == "integrate":
+            raw[begin:end] = torch.tensordot(weights, spikes.to(dtype), dims=([0], [0])).cpu().numpy()
+        else:
+            raw.reshape(steps, samples, cols)[:, begin:end] = spikes.to(torch.uint8).cpu().numpy()
+        if progress is not None:
+            progress.update(f"{end}/{samples} samples")
+    return raw
 
 
 def build_dictionary(
@@ -93,29 +218,29 @@ def build_dictionary(
     chunk_size: int = 1024,
     max_memory: int | None = None,
     device: torch.device | str | None = None,
+    leak: float = 1.0,
+    progress: bool = False,
 ) -> SpikeDictionary:
     """Roll ``x [T, N, F]`` through the frozen ``witnesses`` in chunks of samples into a dictionary.
 
     The memory it needs is estimated first; if it exceeds ``max_memory`` (default: the memory
-    available now) a ``MemoryError`` names the sizes and what to reduce.
+    available now) a ``MemoryError`` names the sizes and what to reduce. ``leak`` is the
+    ``"integrate"`` layout's decay. ``progress`` prints one-line updates on stderr for long builds.
     """
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown dictionary layout {layout!r}; valid: {', '.join(LAYOUTS)}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    _check_layout(layout, chunk_size, leak)
     witnesses.check_input(x)
     steps, samples, _ = x.shape
     chunk = min(chunk_size, samples)
     need = estimate_memory(witnesses, steps, samples, layout, chunk)
     limit = available_memory() if max_memory is None else max_memory
     if need > limit:
+        fixes = "reduce the training samples, subnetworks or width, "
+        fixes += "use the 'final' layout, or lower chunk_size" if layout == "trajectory" else "or lower chunk_size"
         raise MemoryError(
             f"the {layout} spike dictionary needs about {need / 2**30:.2f} GiB "
             f"({samples} samples x {steps} steps x {witnesses.subnetworks} subnetworks x {witnesses.width} neurons) "
-            f"but only {limit / 2**30:.2f} GiB is allowed; reduce the training samples, subnetworks or width, "
-            "use the 'final' layout, or lower chunk_size"
+            f"but only {limit / 2**30:.2f} GiB is allowed; {fixes}"
         )
-    cols = witnesses.subnetworks * witnesses.width
     # identical input sequences give identical spike trains: roll each distinct sequence once
     # (exact; e.g. first-last-XOR with T = 8 has at most 256 distinct sequences)
     flat = x.transpose(0, 1).reshape(samples, -1)
@@ -123,28 +248,15 @@ def build_dictionary(
     if uniq.shape[0] <= 0.8 * samples:
         small = build_dictionary(
             witnesses, uniq.reshape(uniq.shape[0], steps, -1).transpose(0, 1).contiguous(),
-            layout, chunk_size, max_memory, device,
+            layout, chunk_size, max_memory, device, leak, progress,
         )
         return _expand_rows(small, inverse.cpu().numpy(), steps, samples)
-    rows_per_step = samples if layout == "trajectory" else 0
-    raw = np.empty((steps * rows_per_step if layout == "trajectory" else samples, cols), dtype=np.uint8)
-    device = torch.device(device) if device is not None else next(witnesses.parameters()).device
-    witnesses = witnesses.to(device)
-    # roll in cache-sized blocks (the LIF loop is memory-bound: ~0.25M neurons per block keeps
-    # every per-step tensor in cache on a CPU, ~10x faster than one large block)
-    block = chunk if device.type != "cpu" else max(1, min(chunk, _CACHE_NEURONS // cols))
-    for begin in range(0, samples, block):
-        end = min(begin + block, samples)
-        spikes = witnesses.hidden_spikes(x[:, begin:end].to(device))  # [T, b, K, m]
-        if layout == "final":
-            spikes = spikes[-1:]
-        spikes = spikes.flatten(-2).to(torch.uint8).cpu().numpy()
-        if layout == "final":
-            raw[begin:end] = spikes[0]
-        else:
-            raw.reshape(steps, samples, cols)[:, begin:end] = spikes
+    bar = _Progress(progress, "spike dictionary")
+    raw = roll(witnesses, x, layout, leak, chunk_size, device, bar)
+    bar.close()
     keep, zero = unique_columns(raw)
     k, j = np.divmod(keep, witnesses.width)
+    cols = raw.shape[1]
     return SpikeDictionary(
         atoms=np.ascontiguousarray(raw[:, keep]),
         source=np.stack([k, j], axis=1).astype(np.int64),
@@ -153,6 +265,9 @@ def build_dictionary(
         samples=samples,
         raw_columns=cols,
         zero_columns=int(zero.sum()),
+        duplicate_columns=cols - int(zero.sum()) - len(keep),
+        saturated_columns=int(_saturated(raw).sum()),
+        leak=float(leak),
     )
 
 
@@ -169,10 +284,7 @@ def _expand_rows(small: SpikeDictionary, inverse: np.ndarray, steps: int, sample
         atoms = atoms[idx]
     else:
         atoms = atoms[inverse]
-    return SpikeDictionary(
-        atoms=np.ascontiguousarray(atoms), source=small.source, layout=small.layout, steps=steps,
-        samples=samples, raw_columns=small.raw_columns, zero_columns=small.zero_columns,
-    )
+    return replace(small, atoms=np.ascontiguousarray(atoms), steps=steps, samples=samples)
 
 
 def stack_targets(y: torch.Tensor, layout: str) -> np.ndarray:
@@ -192,3 +304,183 @@ def stack_row_weights(time_weights: torch.Tensor | None, steps: int, samples: in
         return None
     return np.repeat(time_weights.double().cpu().numpy(), samples)
 
+
+
+def estimate_grow_memory(rows: int, atoms: int, block_columns: int, steps: int, chunk: int, itemsize: int) -> int:
+    """Bytes :func:`fill_dictionary` needs: kept atoms, one raw block, keys, near-duplicate sketches, a rollout."""
+    kept = rows * atoms * itemsize
+    block = rows * block_columns * itemsize * 2  # raw block and its candidate copy
+    keys = ((rows + 7) // 8 if itemsize == 1 else rows * itemsize) * (atoms + block_columns)
+    sketch = min(rows, _NEAR_ROWS) * (atoms + 2 * block_columns) * 4
+    rollout = 4 * steps * chunk * block_columns * 4
+    return kept + block + keys + sketch + rollout
+
+
+def _sketch(columns: np.ndarray) -> np.ndarray:
+    """float32 columns whose mean squared difference is the near-duplicate distance.
+
+    Binary atoms as they are: the distance is the fraction of rows on which two atoms differ.
+    Real-valued atoms (integrate layout) centred and scaled to unit root mean square: the distance
+    is ``2 (1 - correlation)``. (Raw squared differences would call two firing rates with similar
+    means near-duplicates however differently they vary over the samples.)
+    """
+    out = columns.astype(np.float32)
+    if columns.dtype == np.uint8:
+        return out
+    out -= out.mean(axis=0)
+    out /= np.maximum(np.sqrt((out * out).mean(axis=0)), 1e-12)
+    return out
+
+
+def _near_duplicates(cand: np.ndarray, kept: np.ndarray, near: float) -> np.ndarray:
+    """Mask of candidate columns (greedily, in order) within mean squared difference ``near`` of a kept
+    column or of an earlier accepted candidate. ``cand [R, c]``, ``kept [R, k]``, float32 sketches."""
+    rows = cand.shape[0]
+    sq_c = (cand * cand).sum(0)
+    reject = np.zeros(cand.shape[1], dtype=bool)
+    if kept.shape[1]:
+        msd = (sq_c[:, None] + (kept * kept).sum(0)[None, :] - 2.0 * (cand.T @ kept)) / rows
+        reject |= (msd < near).any(axis=1)
+    inner = (sq_c[:, None] + sq_c[None, :] - 2.0 * (cand.T @ cand)) / rows < near
+    for i in range(cand.shape[1]):
+        if not reject[i]:
+            later = inner[i].copy()
+            later[: i + 1] = False
+            reject |= later
+    return reject
+
+
+def fill_dictionary(
+    sample: Callable[[int], ParallelLIFSNN],
+    x: torch.Tensor,
+    atoms: int,
+    layout: str = "final",
+    leak: float = 1.0,
+    near: float = 0.005,
+    chunk_size: int = 1024,
+    max_blocks: int = 64,
+    max_memory: int | None = None,
+    device: torch.device | str | None = None,
+    progress: bool = False,
+    seed: int = 0,
+) -> tuple[SpikeDictionary, ParallelLIFSNN]:
+    """Draw witness blocks ``sample(0), sample(1), ...`` until the dictionary has ``atoms`` informative atoms.
+
+    Rejected: constant columns (silent, saturated or any other constant: without variation an atom
+    only duplicates the intercept), exact duplicates and *near*-duplicates: binary atoms that differ
+    from a kept atom on fewer than ``near`` of the rows (0.5% by default); real-valued (integrate)
+    atoms whose correlation with a kept atom exceeds ``1 - near``. Such a pair carries the same
+    information up to a handful of rows; keeping both only makes the design ill-conditioned and the
+    solve slower.
+    Near-duplicates are judged on all rows up to 2048, else on a fixed seeded subsample of 2048.
+    ``near=0`` keeps every distinct column.
+
+    Returns the dictionary and one witness network: the blocks' subnetworks that generate a kept
+    atom, concatenated (subnetworks are independent, so this changes no spike); ``source`` indexes it.
+    At most ``max_blocks`` blocks are drawn; if they do not give ``atoms`` atoms a warning says so.
+    The memory is estimated before building (``MemoryError`` names the sizes and what to lower).
+    """
+    from spikeopt.convex.witnesses import concat_subnetworks
+
+    _check_layout(layout, chunk_size, leak)
+    if isinstance(atoms, bool) or not isinstance(atoms, int) or atoms < 1:
+        raise ValueError(f"atoms must be a positive integer (the target dictionary size), got {atoms!r}")
+    if not 0.0 <= near < 1.0:
+        raise ValueError(f"near must be in [0, 1) (a mean squared difference), got {near!r}")
+    if isinstance(max_blocks, bool) or not isinstance(max_blocks, int) or max_blocks < 1:
+        raise ValueError(f"max_blocks must be a positive integer, got {max_blocks!r}")
+    first = sample(0)
+    first.check_input(x)
+    steps, samples, _ = x.shape
+    rows = samples * (steps if layout == "trajectory" else 1)
+    cols = first.subnetworks * first.width
+    itemsize = _itemsize(layout, first)
+    need = estimate_grow_memory(rows, atoms, cols, steps, min(chunk_size, samples), itemsize)
+    limit = available_memory() if max_memory is None else max_memory
+    if need > limit:
+        fixes = "lower atoms, the training samples or chunk_size"
+        if layout == "trajectory":
+            fixes += ", or use the 'final' layout"
+        raise MemoryError(
+            f"a {layout} dictionary of {atoms} atoms over {rows} rows (blocks of {cols} neurons, {steps} steps) "
+            f"needs about {need / 2**30:.2f} GiB but only {limit / 2**30:.2f} GiB is allowed; {fixes}"
+        )
+    near_rows = np.arange(rows) if rows <= _NEAR_ROWS else np.sort(
+        np.random.default_rng(seed).choice(rows, _NEAR_ROWS, replace=False))
+    kept_atoms: np.ndarray | None = None
+    sketch = np.empty((len(near_rows), atoms), dtype=np.float32)
+    keys: set[bytes] = set()
+    source: list[tuple[int, int, int]] = []
+    nets: list[ParallelLIFSNN] = []
+    counts = dict(raw=0, zero=0, saturated=0, constant=0, duplicate=0, near=0, surplus=0)
+    bar = _Progress(progress, "spike dictionary")
+    n_kept = 0
+    for b in range(max_blocks):
+        net = first if b == 0 else sample(b)
+        if net.subnetworks * net.width != cols or net.depth != first.depth:
+            raise ValueError("every witness block must have the same subnetworks, width and depth")
+        nets.append(net)
+        raw = roll(net, x, layout, leak, chunk_size, device)
+        if kept_atoms is None:
+            kept_atoms = np.empty((rows, atoms), dtype=raw.dtype)
+        zero = ~raw.any(axis=0)
+        const = (raw == raw[:1]).all(axis=0)
+        counts["raw"] += cols
+        counts["zero"] += int(zero.sum())
+        counts["saturated"] += int(_saturated(raw).sum())
+        counts["constant"] += int((const & ~zero).sum())
+        cand = np.flatnonzero(~const)
+        fresh, block_keys = [], []
+        for i, key in zip(cand, _column_keys(raw[:, cand])):
+            key = key.tobytes()
+            if key in keys or key in block_keys:
+                counts["duplicate"] += 1
+            else:
+                fresh.append(i)
+                block_keys.append(key)
+        fresh_arr = np.asarray(fresh, dtype=np.int64)
+        if near > 0 and len(fresh_arr):
+            cand_sketch = _sketch(raw[np.ix_(near_rows, fresh_arr)])
+            reject = _near_duplicates(cand_sketch, sketch[:, :n_kept], near if raw.dtype == np.uint8 else 2 * near)
+            counts["near"] += int(reject.sum())
+            fresh_arr = fresh_arr[~reject]
+            block_keys = [k for k, r in zip(block_keys, reject) if not r]
+        room = atoms - n_kept
+        counts["surplus"] += max(0, len(fresh_arr) - room)
+        fresh_arr, block_keys = fresh_arr[:room], block_keys[:room]
+        kept_atoms[:, n_kept : n_kept + len(fresh_arr)] = raw[:, fresh_arr]
+        sketch[:, n_kept : n_kept + len(fresh_arr)] = _sketch(raw[np.ix_(near_rows, fresh_arr)])
+        keys.update(block_keys)
+        k, j = np.divmod(fresh_arr, net.width)
+        source.extend((b, int(kk), int(jj)) for kk, jj in zip(k, j))
+        n_kept += len(fresh_arr)
+        bar.update(f"block {b + 1}, {n_kept}/{atoms} atoms")
+        if n_kept == atoms:
+            break
+    bar.close()
+    if n_kept < atoms:
+        warnings.warn(
+            f"only {n_kept} of {atoms} informative atoms after {max_blocks} witness blocks "
+            f"({counts['zero'] + counts['constant']} constant, {counts['duplicate']} duplicate, "
+            f"{counts['near']} near-duplicate); raise max_blocks or lower atoms",
+            stacklevel=2,
+        )
+    assert kept_atoms is not None
+    witnesses, src = concat_subnetworks(nets, np.asarray(source, dtype=np.int64).reshape(-1, 3))
+    dictionary = SpikeDictionary(
+        atoms=np.ascontiguousarray(kept_atoms[:, :n_kept]),
+        source=src,
+        layout=layout,
+        steps=steps,
+        samples=samples,
+        raw_columns=counts["raw"],
+        zero_columns=counts["zero"],
+        duplicate_columns=counts["duplicate"],
+        saturated_columns=counts["saturated"],
+        rejected_constant=counts["constant"],
+        near_duplicate_columns=counts["near"],
+        surplus_columns=counts["surplus"],
+        leak=float(leak),
+        blocks=len(nets),
+    )
+    return dictionary, witnesses

@@ -6,6 +6,11 @@ from (``merge=True``; atoms of the same subnetwork share it, which changes no sp
 active atom (``merge=False``, the paper's literal construction). Its readout weights are the solved
 coefficients on the atoms' neurons and zero elsewhere, so on the training inputs its output equals
 ``D @ coef + intercept``.
+
+For the ``"integrate"`` layout (atom = ``sum_t leak^(T-1-t) s_t / S`` with ``S = sum_t
+leak^(T-1-t)``) the rebuilt network has ``readout="integrate"`` with the same leak; its output
+``sum_t leak^(T-1-t) (W s_t + b)`` adds the bias at every step, so ``W = coef / S`` and
+``b = intercept / S`` make it equal ``D @ coef + intercept``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from spikeopt.convex.calibrate import leak_weights
 from spikeopt.convex.dictionary import SpikeDictionary
 from spikeopt.snn.network import ParallelLIFSNN
 
@@ -42,6 +48,9 @@ def reconstruct(
     The Caratheodory bound is ``rows * outputs + 1``: the paper's bound on the number of atoms an
     optimal solution needs (``n + 1`` for a scalar output).
     """
+    expected = {"final": "final", "trajectory": "per_step", "integrate": "integrate"}[dictionary.layout]
+    if readout != expected:
+        raise ValueError(f"a {dictionary.layout!r} dictionary rebuilds a readout={expected!r} network, got readout={readout!r}")
     coef = np.asarray(coef, dtype=np.float64)
     if coef.ndim == 1:
         coef = coef[:, None]
@@ -60,6 +69,10 @@ def reconstruct(
     idx = torch.as_tensor(subnets, dtype=torch.long)
     config = witnesses.config()
     config.update(out_features=outputs, subnetworks=len(subnets), readout=readout)
+    scale = 1.0
+    if readout == "integrate":  # undo the atoms' normalisation: S = 1 / (unnormalised weight of the last step)
+        config.update(readout_leak=dictionary.leak)
+        scale = float(leak_weights(dictionary.steps, dictionary.leak)[-1])
     net = ParallelLIFSNN(
         beta=witnesses.beta[:, idx], threshold=witnesses.threshold[:, idx], **config
     ).to(dtype=witnesses.weights[0].dtype)
@@ -69,8 +82,8 @@ def reconstruct(
             new_b.copy_(old_b[idx])
         weight = torch.zeros(outputs, len(subnets), witnesses.width, dtype=torch.float64)
         weight[:, torch.as_tensor(slot), torch.as_tensor(src[:, 1])] = torch.as_tensor(coef[active]).T
-        net.output.weight.copy_(weight.reshape(outputs, -1))
-        net.output.bias.copy_(torch.as_tensor(intercept))
+        net.output.weight.copy_(weight.reshape(outputs, -1) * scale)
+        net.output.bias.copy_(torch.as_tensor(intercept) * scale)
     report = ReconstructionReport(
         active_atoms=len(active),
         subnetworks=len(subnets) if len(active) else 0,

@@ -99,6 +99,8 @@ def base_config(p: Protocol, task: str, **options: Any) -> RunConfig:
         "sg.epochs": p.sg_epochs, "sg.lr": p.lr_grid[0], "sg.batch_size": p.batch_size, "sg.progress": False,
         "finetune.epochs": p.ft_epochs, "finetune.lr": 1e-3, "finetune.batch_size": p.batch_size,
         "finetune.progress": False,
+        # the paper's CVX: one block of Gaussian witnesses (not the library's calibrated default)
+        "convex.witnesses": "gaussian", "convex.atoms": None, "convex.progress": False,
     })
 
 

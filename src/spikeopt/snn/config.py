@@ -5,14 +5,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from spikeopt.snn.network import ParallelLIFSNN, check_delays, octave_delays
+from spikeopt.snn.network import READOUTS, ParallelLIFSNN, check_delays, octave_delays
 
 DELAY_CHOICES = ("auto", "none")
 
 
 @dataclass
 class ModelConfig:
-    """Architecture of the parallel LIF-SNN; input/output sizes and readout come from the task."""
+    """Architecture of the parallel LIF-SNN; input/output sizes come from the task.
+
+    ``readout=None`` uses the task's own readout; ``"integrate"`` (a leaky integrator of the readout
+    over all steps, decay ``readout_leak``) or ``"final"`` override it for every method, so SG and
+    CVX get the same architecture.
+    """
 
     subnetworks: int = 16
     width: int = 32
@@ -24,9 +29,13 @@ class ModelConfig:
     slope: float | None = None
     detach_reset: bool = True
     init_scale: float = 1.0
+    readout: str | None = None
+    readout_leak: float = 1.0
     delays: Any = "none"
 
     def __post_init__(self) -> None:
+        if self.readout is not None and self.readout not in READOUTS:
+            raise ValueError(f"unknown model readout {self.readout!r}; valid: None (the task's), {', '.join(READOUTS)}")
         if isinstance(self.delays, str):
             if self.delays not in DELAY_CHOICES:
                 raise ValueError(f"model.delays must be 'auto', 'none' or a list of integers >= 0, got {self.delays!r}")
@@ -41,14 +50,35 @@ class ModelConfig:
             return replace(self, delays=[0])
         return self
 
-    def build(self, in_features: int, out_features: int, readout: str, seed: int | None = None) -> ParallelLIFSNN:
-        return ParallelLIFSNN(in_features, out_features, readout=readout, seed=seed, **self.network_kwargs())
+    def network_settings(self) -> dict[str, Any]:
+        """The hidden-network settings as ParallelLIFSNN keywords (everything but the readout choice).
 
-    def network_kwargs(self) -> dict[str, Any]:
-        """The fields as ParallelLIFSNN keywords; 'auto' delays need the input length (:meth:`resolved`)."""
+        'auto' delays depend on the input length: call :meth:`resolved` first.
+        """
         settings = asdict(self)
+        del settings["readout"], settings["readout_leak"]
         if self.delays == "auto":
             raise ValueError("model.delays='auto' depends on the input length: call ModelConfig.resolved(steps) first")
         if self.delays == "none":
             settings["delays"] = [0]
         return settings
+
+    def resolve_readout(self, task_readout: str) -> str:
+        """The readout to build: this config's if set, else the task's; a per-step task keeps per_step."""
+        if self.readout is None or self.readout == task_readout:
+            return task_readout
+        if task_readout == "per_step":
+            raise ValueError(
+                f"model.readout={self.readout!r} cannot replace a per-step task's readout (labels at every step); "
+                "leave model.readout unset for this task"
+            )
+        if self.readout == "per_step":
+            raise ValueError("model.readout='per_step' needs a per-step task; use 'final' or 'integrate'")
+        return self.readout
+
+    def build(self, in_features: int, out_features: int, readout: str, seed: int | None = None) -> ParallelLIFSNN:
+        """The network for a task whose own readout is ``readout`` (``self.readout`` overrides it)."""
+        return ParallelLIFSNN(
+            in_features, out_features, readout=self.resolve_readout(readout), readout_leak=self.readout_leak,
+            seed=seed, **self.network_settings(),
+        )

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from spikeopt.convex.column_generation import grow_dictionary
-from spikeopt.convex.dictionary import build_dictionary, stack_row_weights, stack_targets
+from spikeopt.convex.dictionary import LAYOUT_OF_READOUT, SpikeDictionary, build_dictionary, stack_row_weights, stack_targets
 from spikeopt.convex.path import AUTO, NEEDS_VALIDATION, PathPoint, check_reg_spec, path_regs, select, stop_early
 from spikeopt.convex.reconstruct import reconstruct
 from spikeopt.convex.solution import ConvergenceWarning, ConvexSolution
@@ -83,11 +83,16 @@ def run_convex_stage(
     device: torch.device,
     sampler: Sampler | None = None,
     seed: int = 0,
+    readout: str | None = None,
+    leak: float = 1.0,
+    dictionary: SpikeDictionary | None = None,
 ) -> tuple[ParallelLIFSNN, dict[str, Any]]:
     """The selected reconstructed network and the stage's record (path, certificate, growth, timings).
 
     ``cfg`` is a :class:`~spikeopt.train.pipelines.ConvexConfig`; ``sampler(seed)`` proposes candidate
-    witnesses for column generation (needed only when ``cfg.grow_rounds > 0``).
+    witnesses for column generation (needed only when ``cfg.grow_rounds > 0``). ``readout`` is the
+    rebuilt network's (default: the task's; it sets the dictionary layout), ``leak`` the integrate
+    readout's decay; a ready ``dictionary`` of ``witnesses`` on ``train`` skips the rollout.
     """
     check_labels(train, task.heads)
     if val is not None and len(val) == 0:
@@ -95,9 +100,15 @@ def run_convex_stage(
     spec = check_reg_spec(cfg.reg)
     if val is None and (spec == AUTO or (isinstance(spec, list) and len(set(spec)) > 1)):
         raise ValueError(NEEDS_VALIDATION)  # refuse before any solve, not after the whole path
-    layout = "trajectory" if task.readout == "per_step" else "final"
+    readout = readout or task.readout
+    layout = LAYOUT_OF_READOUT[readout]
     t0 = time.perf_counter()
-    dictionary = build_dictionary(witnesses, train.x, layout, cfg.chunk_size, device=device)
+    if dictionary is None:
+        dictionary = build_dictionary(witnesses, train.x, layout, cfg.chunk_size, device=device, leak=leak,
+                                      progress=cfg.progress)
+        dictionary.warn_if_weak()
+    elif dictionary.layout != layout:
+        raise ValueError(f"the given dictionary has layout {dictionary.layout!r} but readout {readout!r} needs {layout!r}")
     t1 = time.perf_counter()
     prob = _problem(task, train, layout, cfg.loss, cfg.intercept)
     top = reg_max(dictionary.atoms, prob.y, prob.loss, sample_weight=prob.weights, intercept=prob.intercept) \
@@ -117,7 +128,7 @@ def run_convex_stage(
                         intercept=prob.intercept, tol=cfg.tol, max_iter=cfg.max_iter, warm_start=warm)
         solve_s += time.perf_counter() - ts
         warm = sol
-        model, report = reconstruct(witnesses, dictionary, sol.coef, sol.intercept, task.readout, cfg.merge)
+        model, report = reconstruct(witnesses, dictionary, sol.coef, sol.intercept, readout, cfg.merge)
         model = model.to(device)
         points.append(PathPoint(
             reg=sol.reg, primal=sol.primal, dual=sol.dual, gap=sol.gap, converged=sol.converged,
@@ -162,7 +173,7 @@ def run_convex_stage(
         )
         solution, final_dictionary = grown.solution, grown.dictionary
         model, report = reconstruct(grown.witnesses, grown.dictionary, solution.coef, solution.intercept,
-                                    task.readout, cfg.merge)
+                                    readout, cfg.merge)
         model = model.to(device)
         info["column_generation"] = {
             "rounds": [r.as_dict() for r in grown.rounds],

@@ -4,7 +4,7 @@
 method   hidden dynamics                     readout / last stage
 =======  ==================================  =====================================
 sg       surrogate-gradient trained          surrogate-gradient trained
-cvx      Gaussian witnesses, frozen          certified convex solve
+cvx      calibrated (or Gaussian) witnesses  certified convex solve
 sg-cvx   SG-trained, then frozen             certified convex solve
 sg-sg    SG-trained                          SG fine-tuning (``finetune`` budget)
 cvx-sg   the CVX network                     SG fine-tuning of all parameters
@@ -24,6 +24,8 @@ from typing import Any, Callable
 
 import torch
 
+from spikeopt.convex.calibrate import calibrated_witnesses
+from spikeopt.convex.dictionary import LAYOUT_OF_READOUT, SpikeDictionary, fill_dictionary
 from spikeopt.convex.path import check_reg_spec
 from spikeopt.convex.witnesses import gaussian_witnesses, trained_witnesses
 from spikeopt.snn.config import ModelConfig
@@ -35,11 +37,23 @@ from spikeopt.train.sast import SASTConfig, method_sast
 from spikeopt.train.surrogate import SGConfig, train_sg
 
 CONVEX_LOSSES = ("cross_entropy", "squared")
+WITNESS_KINDS = ("calibrated", "gaussian")
 
 
 @dataclass
 class ConvexConfig:
     """Settings of the convex stage: witnesses, dictionary, solver path and column generation.
+
+    Witnesses (``cvx``): ``witnesses="calibrated"`` (default; see :mod:`spikeopt.convex.calibrate`:
+    per-neuron time constants, each bias set on ``calibration_samples`` training sequences so the
+    neuron's firing statistic lands at a target drawn from ``rate_band``) or ``"gaussian"`` (the
+    paper's: ``witness_scale``, ``beta_range``, ``threshold_range``). ``witness_scale`` scales the
+    weights of both kinds. ``atoms=P`` draws witness blocks until the dictionary has ``P``
+    informative atoms (constant, duplicate and near-duplicate columns rejected: binary atoms that
+    differ on fewer than ``near_duplicate`` of the rows, integrate atoms correlated above
+    ``1 - near_duplicate``; at most ``max_blocks`` blocks, default ``4 P / block + 1``);
+    ``atoms=None`` rolls one block of ``model.subnetworks x model.width`` witnesses (the paper's).
+    ``progress`` prints one-line updates on stderr while a long dictionary is built.
 
     ``reg``: one value, a list (a path, selected on validation) or ``"auto"`` (a path scaled to
     ``reg_max``, see :mod:`spikeopt.convex.path`). ``allow_unconverged``: keep a solve that stopped
@@ -62,6 +76,13 @@ class ConvexConfig:
     grow_rounds: int = 0
     grow_candidates: int = 64
     grow_add: int = 32
+    witnesses: str = "calibrated"
+    atoms: int | None = 2048
+    rate_band: tuple[float, float] = (0.05, 0.95)
+    near_duplicate: float = 0.005
+    calibration_samples: int = 256
+    max_blocks: int | None = None
+    progress: bool = True
 
     def __post_init__(self) -> None:
         self.reg = check_reg_spec(self.reg)
@@ -80,6 +101,19 @@ class ConvexConfig:
             raise ValueError(f"tol must be > 0, got {self.tol}")
         if not self.witness_scale > 0:
             raise ValueError(f"witness_scale must be > 0, got {self.witness_scale}")
+        if self.witnesses not in WITNESS_KINDS:
+            raise ValueError(f"unknown witnesses {self.witnesses!r}; valid: {', '.join(WITNESS_KINDS)}")
+        if self.atoms is not None:
+            if isinstance(self.atoms, float) and self.atoms.is_integer():
+                self.atoms = int(self.atoms)
+            if isinstance(self.atoms, bool) or not isinstance(self.atoms, int) or self.atoms < 1:
+                raise ValueError(f"atoms must be a positive integer or None (one witness block), got {self.atoms!r}")
+        band = tuple(float(v) for v in self.rate_band)
+        if len(band) != 2 or not 0.0 < band[0] <= band[1] < 1.0:
+            raise ValueError(f"rate_band must be (low, high) with 0 < low <= high < 1, got {self.rate_band!r}")
+        self.rate_band = band  # type: ignore[assignment]
+        if not 0.0 <= self.near_duplicate < 1.0:
+            raise ValueError(f"near_duplicate must be in [0, 1), got {self.near_duplicate}")
         for name in ("beta_range", "threshold_range"):
             value = getattr(self, name)
             if value is not None:
@@ -107,18 +141,40 @@ class MethodOutput:
 def convex_readout(
     task: Task, train: SequenceData, witnesses: ParallelLIFSNN, cfg: ConvexConfig, device: torch.device,
     val: SequenceData | None = None, sampler: Callable[[int], ParallelLIFSNN] | None = None, seed: int = 0,
+    readout: str | None = None, leak: float = 1.0, dictionary: SpikeDictionary | None = None,
 ) -> MethodOutput:
-    """Dictionary from ``witnesses`` on ``train``, certified solves along the reg path, the network
-    selected on ``val`` (see :mod:`spikeopt.train.convex_stage`)."""
-    model, info = run_convex_stage(task, train, val, witnesses, cfg, device, sampler, seed)
+    """Dictionary from ``witnesses`` on ``train`` (unless given), certified solves along the reg path,
+    the network selected on ``val`` (see :mod:`spikeopt.train.convex_stage`). ``readout`` is the
+    rebuilt network's (default: the task's); ``leak`` the integrate readout's decay."""
+    model, info = run_convex_stage(task, train, val, witnesses, cfg, device, sampler, seed,
+                                   readout=readout, leak=leak, dictionary=dictionary)
     return MethodOutput(model, info)
 
 
-def gaussian_sampler(task: Task, settings: MethodSettings) -> Callable[[int], ParallelLIFSNN]:
-    """Fresh candidate witnesses for column generation: ``convex.grow_candidates`` Gaussian subnetworks."""
-    c = settings.convex
-    model = replace(settings.model, subnetworks=c.grow_candidates)
-    return lambda s: gaussian_witnesses(task.in_features, model, c.witness_scale, c.beta_range, c.threshold_range, seed=s)
+def witness_sampler(
+    task: Task, c: ConvexConfig, train: SequenceData, model: ModelConfig, layout: str, leak: float,
+    records: list[dict[str, Any]],
+) -> Callable[[int], ParallelLIFSNN]:
+    """``seed -> witnesses`` of ``model``'s size and ``c.witnesses`` kind (every draw recorded in ``records``).
+
+    One sampler serves the dictionary (blocks until ``convex.atoms``) and column generation (fresh
+    candidates), so grown atoms are of the same kind as the dictionary's.
+    """
+
+    def sample(s: int) -> ParallelLIFSNN:
+        if c.witnesses == "gaussian":
+            records.append({"kind": "gaussian", "seed": s})
+            return gaussian_witnesses(task.in_features, model, c.witness_scale, c.beta_range, c.threshold_range, seed=s)
+        # the final layout reads the last step; the others read every step (the trajectory layout is
+        # the integrate statistic with leak 1: the fraction of (step, sample) rows that spike)
+        net, record = calibrated_witnesses(
+            train.x, model, "final" if layout == "final" else "integrate", c.rate_band, leak, c.witness_scale,
+            c.calibration_samples, seed=s,
+        )
+        records.append(record)
+        return net
+
+    return sample
 
 
 def _sg_model(task: Task, settings: MethodSettings, seed: int, device: torch.device) -> ParallelLIFSNN:
@@ -144,19 +200,61 @@ def method_sg_sg(task, splits, settings, seed, device) -> MethodOutput:
     return out
 
 
+def block_seed(seed: int, block: int) -> int:
+    """Seed of witness block ``block`` of run ``seed`` (block 0 uses ``seed``; distinct for seeds < 100003)."""
+    return seed + 100_003 * block
+
+
+BLOCK_NEURONS = 1024  # witness neurons drawn per block when growing to ``atoms`` (calibration cost ~ block)
+
+
 def method_cvx(task, splits, settings, seed, device) -> MethodOutput:
-    c = settings.convex
-    witnesses = gaussian_witnesses(
-        task.in_features, settings.model, c.witness_scale, c.beta_range, c.threshold_range, seed=seed
-    )
-    return convex_readout(task, splits["train"], witnesses, c, device, splits.get("val"),
-                          gaussian_sampler(task, settings), seed)
+    c, model, train = settings.convex, settings.model, splits["train"]
+    if c.atoms is not None:  # blocks of ~min(atoms, 1024) neurons: the model's subnetworks only set the block
+        per_block = max(model.subnetworks, -(-min(c.atoms, BLOCK_NEURONS) // model.width))
+        model = replace(model, subnetworks=per_block)
+        max_blocks = c.max_blocks or 4 * -(-c.atoms // (per_block * model.width)) + 1
+    readout = model.resolve_readout(task.readout)
+    layout = LAYOUT_OF_READOUT[readout]
+    leak = model.readout_leak if readout == "integrate" else 1.0
+    records: list[dict[str, Any]] = []
+    sample = witness_sampler(task, c, train, model, layout, leak, records)
+
+    t0 = time.perf_counter()
+    if c.atoms is None:
+        witnesses, dictionary = sample(seed), None
+    else:
+        dictionary, witnesses = fill_dictionary(
+            lambda block: sample(block_seed(seed, block)), train.x, c.atoms, layout, leak, c.near_duplicate,
+            c.chunk_size, max_blocks, device=device, progress=c.progress, seed=seed,
+        )
+        dictionary.warn_if_weak()
+    witness_s = time.perf_counter() - t0
+    candidates = witness_sampler(task, c, train, replace(model, subnetworks=c.grow_candidates), layout, leak, [])
+    out = convex_readout(task, train, witnesses, c, device, splits.get("val"), candidates, seed,
+                         readout=readout, leak=leak, dictionary=dictionary)
+    out.info["timings"]["dictionary_s"] += witness_s  # sampling and calibrating the witnesses included
+    summary = out.info["dictionary"]
+    out.info["witnesses"] = {
+        "kind": c.witnesses, "block_neurons": model.subnetworks * model.width, "readout": readout, "layout": layout,
+        "readout_leak": leak, "atoms_target": c.atoms, "rate_band": list(c.rate_band),
+        "near_duplicate": c.near_duplicate, "delays": list(model.delays), "blocks": records,
+        "diagnostics": {k: summary[k] for k in summary if k.endswith("_fraction")},
+    }
+    return out
 
 
 def method_sg_cvx(task, splits, settings, seed, device) -> MethodOutput:
     pre = method_sg(task, splits, settings, seed, device)
-    out = convex_readout(task, splits["train"], trained_witnesses(pre.model), settings.convex, device,
-                         splits.get("val"), gaussian_sampler(task, settings), seed)
+    readout = pre.model.readout
+    layout = LAYOUT_OF_READOUT[readout]
+    candidates = witness_sampler(task, settings.convex, splits["train"],
+                                 replace(settings.model, subnetworks=settings.convex.grow_candidates),
+                                 layout, pre.model.readout_leak, [])
+    out = convex_readout(
+        task, splits["train"], trained_witnesses(pre.model), settings.convex, device, splits.get("val"),
+        candidates, seed, readout=readout, leak=pre.model.readout_leak,
+    )
     out.info["timings"].update(pre.info["timings"])
     out.info["history"] = pre.info["history"]
     return out
