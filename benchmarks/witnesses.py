@@ -159,8 +159,12 @@ def depth_diagnostics(data, depths: list[int], seed: int, model: ModelConfig) ->
 
 def table(paths: list[str]) -> str:
     """A markdown table of mean test accuracy over seeds: one row per dataset, one column per configuration."""
+    loaded = []
+    for p in paths:  # "FILE:final" keeps the logreg rows and the CVX rows of that readout only
+        path, _, readout = p.partition(":")
+        loaded += [r for r in json.load(open(path))["rows"] if not readout or r.get("readout", readout) == readout]
     rows = list({(r["dataset"], r["seed"], r["method"], r.get("witnesses"), r.get("readout"), r.get("atoms_target")): r
-                 for p in paths for r in json.load(open(p))["rows"]}.values())  # a baseline run twice counts once
+                 for r in loaded}.values())  # a baseline run twice counts once
     summary = summarise(rows)
     cols = sorted({(s["method"], s["witnesses"], s["readout"], s["atoms"]) for s in summary},
                   key=lambda c: (c[0] != "logreg-raw", c[1], c[2], c[3]))
@@ -170,8 +174,9 @@ def table(paths: list[str]) -> str:
         cells, seeds = [], 0
         for c in cols:
             hit = [s for s in summary if s["dataset"] == ds and (s["method"], s["witnesses"], s["readout"], s["atoms"]) == c]
-            cells.append(f"{hit[0]['test_mean']:.3f}" if hit else "")
+            cells.append(f"{hit[0]['test_mean']:.3f}" + "{" + str(hit[0]["seeds"]) + "}" if hit else "")
             seeds = max([seeds] + [h["seeds"] for h in hit])
+        cells = [c.replace("{" + str(seeds) + "}", "").replace("{", " (").replace("}", " seeds)") for c in cells]
         lines.append(f"| {ds} ({seeds}) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -188,7 +193,8 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     ap.add_argument("--depths", nargs="+", type=int, default=None,
                     help="only the silent/saturated fractions of one block per depth (no solve)")
-    ap.add_argument("--table", nargs="+", default=None, help="only print a table of these result files")
+    ap.add_argument("--table", nargs="+", default=None,
+                    help="only print a table of these result files (FILE:final keeps one readout's CVX rows)")
     args = ap.parse_args()
     if args.table:
         print(table(args.table))
