@@ -138,6 +138,7 @@ class RunConfig(MethodSettings):
 # place in a resumed sweep) does not change when a field is added.
 NEUTRAL_ADDED_FIELDS: dict[str, dict[str, Any]] = {
     "convex": {"allow_unconverged": False, "grow_rounds": 0, "grow_candidates": 64, "grow_add": 32},
+    "model": {"delays": "none"},
 }
 
 

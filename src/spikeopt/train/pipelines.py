@@ -17,7 +17,6 @@ sast     SAM on the surrogate-forward net    judged with hard spikes (``train/sa
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
@@ -287,5 +286,5 @@ def run_method(
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(METHODS)}")
     torch.manual_seed(seed)
-    settings = dataclasses.replace(settings, model=settings.model.resolved(splits["train"].steps))
+    settings = replace(settings, model=settings.model.resolved(splits["train"].steps))
     return METHODS[name](task, splits, settings, seed, device)
