@@ -6,12 +6,18 @@ from spikeopt.experiments.config import RunConfig
 from spikeopt.experiments.protocol import QUICK, method_spec, xor_base
 
 
+PAPER_CVX = ["convex.witnesses=gaussian", "convex.atoms=null"]  # what cvx meant at 5eb1909 (the protocol pins it)
+
+
 def test_keys_of_float_reg_configs_are_those_from_before_the_path():
-    # values computed on main at 5eb1909, before reg could be a path and before the growth fields
-    assert RunConfig().override(["method=cvx", "convex.reg=0.01"]).key() == "ab593906692ceb2f"
-    assert RunConfig().override(["method=sg-cvx", "convex.reg=1e-4", "task=mnist-seq"]).key() == "480d1ad74873702d"
+    # values computed on main at 5eb1909, before reg could be a path, before the growth, witness,
+    # readout and delay fields: a config that means what it meant then keeps its key
+    assert RunConfig().override(["method=cvx", "convex.reg=0.01", *PAPER_CVX]).key() == "ab593906692ceb2f"
+    assert RunConfig().override(["method=sg-cvx", "convex.reg=1e-4", "task=mnist-seq", *PAPER_CVX]).key() == "480d1ad74873702d"
     # the default SG config (convex.reg defaulted to 1e-3 then) hashes as before when reg is pinned
-    assert RunConfig().override(["convex.reg=1e-3"]).key() == "7af90a0efd6c8145"
+    assert RunConfig().override(["convex.reg=1e-3", *PAPER_CVX]).key() == "7af90a0efd6c8145"
+    # today's cvx default (calibrated witnesses, 2048 atoms) is another run, so another key
+    assert RunConfig().override(["method=cvx", "convex.reg=0.01"]).key() != "ab593906692ceb2f"
 
 
 def test_new_convex_fields_change_the_key_only_off_their_neutral_value():
