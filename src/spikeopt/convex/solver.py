@@ -182,6 +182,7 @@ def solve(
 
 def _run(prep: _Prepared, reg: float, tol: float, max_iter: int, warm_start, verbose: bool, t0: float) -> ConvexSolution:
     ctx, oracle, datafit, intercept = prep.ctx, prep.oracle, prep.datafit, prep.intercept
+    passes0 = ctx.design.n_passes
     loss_name, heads = prep.loss_name, prep.heads
     p, c = ctx.p, datafit.n_outputs
     penalty = GroupL2(reg)
@@ -203,7 +204,7 @@ def _run(prep: _Prepared, reg: float, tol: float, max_iter: int, warm_start, ver
     converged = False
     final = None
     for outer in range(_MAX_OUTER):
-        cert = oracle.full_certificate(W, b)
+        cert = ctx.explicit_certificate(W, b)
         if cert.b is not None:
             b = cert.b
         gap = cert.gap
@@ -215,7 +216,7 @@ def _run(prep: _Prepared, reg: float, tol: float, max_iter: int, warm_start, ver
                 f"screened {int(excluded.sum())} t {time.perf_counter() - t0:.3f}s"
             )
         if gap <= target:
-            final = cert if oracle.explicit else ctx.explicit_certificate(W, b)
+            final = cert
             if final.gap <= tol:
                 converged = True
                 break
@@ -291,6 +292,7 @@ def _run(prep: _Prepared, reg: float, tol: float, max_iter: int, warm_start, ver
         fit_intercept=intercept,
         n_screened=int(excluded.sum() - ctx.dead.sum()),
         dual_point=prep.dual_point(final.R) if final.R is not None else None,
+        n_passes=float(ctx.design.n_passes - passes0),
     )
 
 
