@@ -31,7 +31,6 @@ from .penalty import row_norms
 _AA_EVERY = 5  # Anderson extrapolation every this many CD epochs
 _ARMIJO = 1e-4
 _CG_MAX = 25  # conjugate-gradient iterations per support Newton step
-_DEBUG = False
 _MAX_EPOCHS_QUADRATIC = 10  # CD epochs per Newton step when the model is exact (squared loss)
 _MAX_EPOCHS = 10  # ... when it is only a local model (cross-entropy)
 _INNER_REL = {True: 1e-3, False: 0.1}  # stop CD when the step norm fell by this factor
@@ -201,8 +200,6 @@ class WorkingSetSolver:
                     accepted = True
                     break
                 t *= 0.5
-            if _DEBUG:
-                print('newton', iters, 'epochs-viol', viol0, viol, 't', t, accepted, 'gap', gap, 'slope', slope)
             if not accepted:
                 break
             W, Z = Wt, Zt
