@@ -216,7 +216,11 @@ PEERS = {"sklearn": peer_sklearn, "skglm": peer_skglm, "cvxpy": peer_cvxpy}
 _JOB: dict = {}  # the problem a forked child solves (inherited through fork, not pickled)
 
 
-def _child(name, conn):
+def _child(name, conn, cpu_limit):
+    import resource
+
+    lim = int(math.ceil(cpu_limit))
+    resource.setrlimit(resource.RLIMIT_CPU, (lim, lim + 5))  # a CPU-time limit: fair on a loaded machine
     try:
         j = _JOB
         D = np.asarray(j["D"], dtype=np.float64)
@@ -230,21 +234,25 @@ def _child(name, conn):
 
 
 def run_peer(name, timeout):
+    """Run a peer in a forked child limited to ``timeout`` CPU seconds (SIGXCPU kills it past that).
+
+    Returns ``(status, cpu_s, W, wall_s)``; a killed peer is a ``timeout`` with ``cpu_s = timeout``
+    (a lower bound on its time).
+    """
     ctx = mp.get_context("fork")
     a, b = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(name, b))
+    proc = ctx.Process(target=_child, args=(name, b, timeout))
     proc.start()
     b.close()
-    if a.poll(timeout):
-        status, el, W = a.recv()
+    try:
+        status, el, W = a.recv()  # EOFError when the child died (CPU limit) without sending
+    except EOFError:
         proc.join()
-        if status == "ok":
-            el, wall = el
-            return status, el, W, wall
-    else:
-        proc.kill()
-        proc.join()
-        return "timeout", float(timeout), None, float(timeout)
+        return "timeout", float(timeout), None, None
+    proc.join()
+    if status == "ok":
+        cpu, wall = el
+        return status, cpu, W, wall
     return status, el, W, None
 
 
@@ -282,7 +290,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="N = 4,000 XOR dictionaries only (plus addition, mnist)")
     ap.add_argument("--regs", type=float, nargs="+", default=list(REGS))
     ap.add_argument("--peers", nargs="+", default=list(PEERS), choices=list(PEERS))
-    ap.add_argument("--peer-timeout", type=float, default=60.0, help="seconds per peer solve (then: timeout)")
+    ap.add_argument("--peer-timeout", type=float, default=300.0,
+                    help="CPU seconds per peer solve (then: timeout, its time a lower bound)")
     ap.add_argument("--repeats", type=int, default=3, help="our solves per problem (median)")
     ap.add_argument("--only", nargs="+", default=None, help="instance names to run (prefix match)")
     ap.add_argument("--losses", nargs="+", default=["squared", "cross_entropy"])

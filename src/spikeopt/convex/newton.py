@@ -30,6 +30,7 @@ from .penalty import row_norms
 
 _AA_EVERY = 5  # Anderson extrapolation every this many CD epochs
 _ARMIJO = 1e-4
+_DENSE_SUPPORT_BYTES = 1 << 28  # support Newton uses a dense float64 copy of the support columns up to this
 _CG_MAX = 25  # conjugate-gradient iterations per support Newton step
 _MAX_EPOCHS_QUADRATIC = 10  # CD epochs per Newton step when the model is exact (squared loss)
 _MAX_EPOCHS = 10  # ... when it is only a local model (cross-entropy)
@@ -62,6 +63,15 @@ def _change(fit, wn, Z, Zt, Gz, dZ, W, Wt, reg) -> float:
     """
     dF = float(np.sum(Gz * dZ)) + float(wn @ fit.bregman_rows(Z, Zt))
     return dF + reg * float(np.sum(row_norms(Wt) - row_norms(W)))
+
+
+def _armijo(change: float, t: float, slope: float, f: float) -> bool:
+    """Sufficient decrease, or -- for a full step -- no increase beyond float64 round-off of ``f``.
+
+    At gaps near 1e-9 the predicted decrease is below what ``_change`` can resolve; refusing those
+    full steps stalls the solver although they are (up to round-off) descent steps.
+    """
+    return change <= _ARMIJO * t * slope or (t == 1.0 and change <= 8.0 * 2.0**-52 * abs(f))
 
 
 class _Anderson:
@@ -196,7 +206,7 @@ class WorkingSetSolver:
             for _ in range(40):
                 Zt = Z + t * dZ
                 Wt = W + t * dW
-                if _change(fit, wn, Z, Zt, Gz, t * dZ, W, Wt, reg) <= _ARMIJO * t * slope:
+                if _armijo(_change(fit, wn, Z, Zt, Gz, t * dZ, W, Wt, reg), t, slope, f):
                     accepted = True
                     break
                 t *= 0.5
@@ -208,7 +218,7 @@ class WorkingSetSolver:
             # ---- on a support that CD no longer changes: a Newton-CG step of the true objective
             support = row_norms(W) > 0
             if support.any() and last_support is not None and np.array_equal(support, last_support):
-                W, Z, used = self._support_newton(W, Z, b, support, (indptr, indices, data), frac)
+                W, Z, b, used = self._support_newton(W, Z, b, support, (indptr, indices, data), frac)
                 iters += 1
             last_support = support
         self.last_gap = gap
@@ -219,18 +229,33 @@ class WorkingSetSolver:
 
         On a fixed support every ``W_j != 0`` and the objective is smooth: its Hessian is
         ``D_S^T diag(w/n) H D_S`` plus the norm's ``reg/||W_j|| (I - u_j u_j^T)``, applied
-        matrix-free with two sparse products over the support columns (``O(nnz(D_S) c)``, never
-        ``k^2``), restricted to zero-mean softmax blocks. Converges quadratically where coordinate
-        descent crawls on ill-conditioned (e.g. separable, near-duplicate-column) problems.
+        matrix-free (``O(nnz(D_S) c)`` per product, never ``k^2``), restricted to zero-mean softmax
+        blocks. The support columns are copied to a dense float64 block for BLAS when that is small
+        (``_DENSE_SUPPORT_BYTES``); then the intercept joins the step as one more unpenalized row
+        (coordinate descent alone zig-zags between a free intercept and uncentered binary atoms).
+        Converges quadratically where coordinate descent crawls on ill-conditioned problems.
+        Returns ``(W, Z, b, cg_iterations)``.
         """
         ctx, fit = self.ctx, self.ctx.datafit
         wn, reg, design = ctx.wn, ctx.reg, ctx.design
         indptr, indices, data = cols
         k, c = W.shape
+        n = ctx.n
         P, lam, (bs, be, ba, bsoft) = fit.curvature_rows(Z)
+        S = np.flatnonzero(support)
+        XS = None
+        if n * S.size * 8 <= _DENSE_SUPPORT_BYTES:  # support columns as a dense float64 block: BLAS
+            XS = np.zeros((n, S.size))
+            for col, j in enumerate(S):
+                XS[indices[indptr[j]:indptr[j + 1]], col] = data[indptr[j]:indptr[j + 1]]
+        with_b = ctx.intercept and XS is not None
+        m = k + 1 if with_b else k  # row k: the intercept direction
+        bmask = fit.intercept_mask() if ctx.intercept else None
 
         def project(V):
-            V[~support] = 0.0
+            V[:k][~support] = 0.0
+            if with_b:
+                V[k, ~bmask] = 0.0
             return _center(V, fit, self.cmask)
 
         def hess_rows(U):
@@ -243,31 +268,53 @@ class WorkingSetSolver:
                     out[:, s0:e0] = a * Pb * Ub
             return wn[:, None] * out
 
+        def predict(V, blas=True):
+            if XS is not None and blas:
+                U = XS @ V[S]
+            else:
+                U = np.zeros((n, c))
+                K.csc_dot(indptr, indices, data, V[:k], U)
+            if with_b:
+                U += V[k][None, :]
+            return U
+
         nr = row_norms(W)
         safe = np.where(support, nr, 1.0)
-        Uw = W / safe[:, None]
-        a_pen = np.where(support, reg / safe, 0.0)
+        Uw = np.zeros((m, c))
+        Uw[:k] = W / safe[:, None]
+        a_pen = np.zeros(m)
+        a_pen[:k] = np.where(support, reg / safe, 0.0)
         R = fit.residual(Z)
-        g = np.empty((k, c))
-        K.csc_tdot(indptr, indices, data, -wn[:, None] * R, g)
+        Gz = -wn[:, None] * R
+        g = np.zeros((m, c))
+        K.csc_tdot(indptr, indices, data, Gz, g[:k])
+        if with_b:
+            g[k] = Gz.sum(axis=0)
         g = project(g + reg * Uw)
         gn = float(np.sqrt(np.sum(g * g)))
         if gn == 0.0:
-            return W, Z, 0
-        tmpZ = np.empty((ctx.n, c))
-        out = np.empty((k, c))
+            return W, Z, b, 0
+        out = np.zeros((m, c))
 
         def hv(V):
-            tmpZ[:] = 0.0
-            K.csc_dot(indptr, indices, data, V, tmpZ)
-            K.csc_tdot(indptr, indices, data, hess_rows(tmpZ), out)
-            design.n_passes += 2 * frac
+            HU = hess_rows(predict(V))
+            if XS is not None:
+                out[:] = 0.0
+                out[S] = XS.T @ HU
+                design.n_passes += 2 * S.size / design.p
+            else:
+                K.csc_tdot(indptr, indices, data, HU, out[:k])
+                design.n_passes += 2 * frac
+            if with_b:
+                out[k] = HU.sum(axis=0)
             return project(out + a_pen[:, None] * (V - Uw * np.sum(Uw * V, axis=1, keepdims=True)))
 
-        diag = np.empty(k)
-        K.csc_sq_tdot(indptr, indices, data, wn * lam, diag)
+        diag = np.zeros(m)
+        K.csc_sq_tdot(indptr, indices, data, wn * lam, diag[:k])
+        if with_b:
+            diag[k] = float(wn @ lam)
         pre = 1.0 / np.maximum(diag + a_pen, 1e-300)
-        X = np.zeros((k, c))
+        X = np.zeros((m, c))
         r = -g
         zz = project(pre[:, None] * r)
         d = zz.copy()
@@ -289,15 +336,14 @@ class WorkingSetSolver:
             rz = rz_new
         slope = float(np.sum(g * X))
         if not slope < 0.0:
-            return W, Z, used
-        dZ = np.zeros((ctx.n, c))
-        K.csc_dot(indptr, indices, data, X, dZ)
-        Gz = -wn[:, None] * R
+            return W, Z, b, used
+        dZ = predict(X, blas=False)  # the same summation as every other Z update
+        f = fit.value(Z) + reg * float(nr.sum())
         t = 1.0
         for _ in range(40):
-            Wt = W + t * X
+            Wt = W + t * X[:k]
             Zt = Z + t * dZ
-            if _change(fit, wn, Z, Zt, Gz, t * dZ, W, Wt, reg) <= _ARMIJO * t * slope:
-                return Wt, Zt, used
+            if _armijo(_change(fit, wn, Z, Zt, Gz, t * dZ, W, Wt, reg), t, slope, f):
+                return Wt, Zt, (b + t * X[k] if with_b else b), used
             t *= 0.5
-        return W, Z, used
+        return W, Z, b, used
