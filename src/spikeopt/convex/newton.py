@@ -31,7 +31,7 @@ from .penalty import row_norms
 _AA_EVERY = 5  # Anderson extrapolation every this many CD epochs
 _ARMIJO = 1e-4
 _DENSE_SUPPORT_BYTES = 1 << 28  # support Newton uses a dense float64 copy of the support columns up to this
-_CG_MAX = 25  # conjugate-gradient iterations per support Newton step
+_CG_MAX = 50  # conjugate-gradient iterations per support Newton step
 _MAX_EPOCHS_QUADRATIC = 10  # CD epochs per Newton step when the model is exact (squared loss)
 _MAX_EPOCHS = 10  # ... when it is only a local model (cross-entropy)
 _INNER_REL = {True: 1e-3, False: 0.1}  # stop CD when the step norm fell by this factor
