@@ -53,6 +53,11 @@ def _as_weights(sample_weight, n: int) -> np.ndarray:
     return w
 
 
+def _one_block(c: int, softmax: bool):
+    return (np.array([0], dtype=np.int64), np.array([c], dtype=np.int64),
+            np.array([1.0]), np.array([softmax], dtype=np.bool_))
+
+
 class Datafit(ABC):
     """Base class: weighted mean of a per-row loss. Subclasses set ``n_outputs`` and the loss."""
 
@@ -90,6 +95,16 @@ class Datafit(ABC):
         this with ``beta/2 ||z1_i - z0_i||^2``, which must stay meaningful when both are ~1e-20.
         """
         return self.loss_rows(Z1) - self.loss_rows(Z0) + np.einsum("ij,ij->i", self.residual(Z0), Z1 - Z0)
+
+    def curvature_rows(self, Z: np.ndarray):
+        """Per-row Hessians of ``l`` at ``Z`` for the prox-Newton model, in structured form.
+
+        Returns ``(P, lam, blocks)``: ``H_i`` is block-diagonal over the column blocks
+        ``blocks = (starts, ends, weights, softmax)``, equal to ``a (diag p_i - p_i p_i^T)`` on a
+        softmax block and ``a diag p_i`` otherwise (``p_i`` = row ``i`` of ``P`` on the block);
+        ``lam_i >= lambda_max(H_i)``. Subclasses implement it; the solver needs nothing else.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not provide curvature_rows")
 
     def lipschitz(self) -> float:
         """Lipschitz constant of ``grad F`` w.r.t. ``Z`` (Frobenius norm)."""
@@ -177,6 +192,10 @@ class Squared(Datafit):
     def bregman_rows(self, Z0, Z1):
         E = Z1 - Z0
         return 0.5 * np.einsum("ij,ij->i", E, E)
+
+    def curvature_rows(self, Z):
+        n, c = Z.shape
+        return np.ones((n, c)), np.ones(n), _one_block(c, False)
 
     def conjugate_rows(self, U):
         return 0.5 * np.einsum("ij,ij->i", U, U) + np.einsum("ij,ij->i", U, self.Y)
@@ -266,6 +285,12 @@ class CrossEntropy(Datafit):
         # r_y = 1 - p_y, computed as the off-target mass (accurate when p_y -> 1)
         R[self._rows, self.y] = P.sum(axis=1) - py
         return R
+
+    def curvature_rows(self, Z):
+        """Softmax Hessian ``diag p - p p^T``; Gershgorin row ``k``: ``2 p_k (1 - p_k)`` (<= 1/2)."""
+        P = self.softmax(Z)
+        lam = np.minimum(0.5, 2.0 * np.max(P * (1.0 - P), axis=1))
+        return P, lam, _one_block(P.shape[1], True)
 
     def bregman_rows(self, Z0, Z1):
         r"""``KL(softmax(z0) || softmax(z1)) = log sum_k p_k e^{a_k}``, ``a = dz - <p, dz>``.
@@ -466,6 +491,23 @@ class MultiHead(Datafit):
             if a > 0:
                 out += a * f.bregman_rows(Z0[:, cols], Z1[:, cols])
         return out
+
+    def curvature_rows(self, Z):
+        n = Z.shape[0]
+        P = np.ones_like(Z)
+        lam = np.zeros(n)
+        starts, ends, weights, soft = [], [], [], []
+        for f, cols, a in zip(self.fits, self.blocks, self.alphas):
+            if cols.size and not np.array_equal(cols, np.arange(cols[0], cols[0] + cols.size)):
+                raise ValueError("multi-head column blocks must be contiguous ranges")
+            Pf, lf, (bs, be, ba, bsoft) = f.curvature_rows(Z[:, cols])
+            P[:, cols] = Pf
+            lam = np.maximum(lam, a * lf)
+            starts += list(bs + cols[0]); ends += list(be + cols[0])
+            weights += list(a * ba); soft += list(bsoft)
+        blocks = (np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64),
+                  np.array(weights, dtype=np.float64), np.array(soft, dtype=np.bool_))
+        return P, lam, blocks
 
     def conjugate_rows(self, U):
         out = np.zeros(U.shape[0])

@@ -12,7 +12,9 @@ import scipy.sparse as sp
 from .datafits import CrossEntropy, Datafit, MultiHead, Squared
 from .penalty import GroupL2
 from .solution import ConvexSolution
-from .oracles import _Context, _DesignOracle, _GramOracle
+from .design import Design
+from .newton import WorkingSetSolver
+from .oracles import _Context
 
 
 _SQUARED_NAMES = ("squared", "quadratic", "mse", "l2")
@@ -20,40 +22,9 @@ _CE_NAMES = ("cross_entropy", "crossentropy", "ce", "softmax", "multinomial")
 
 
 # ============================================================================ input handling
-def _as_design(D: Any):
-    try:
-        import torch
-
-        if isinstance(D, torch.Tensor):
-            D = D.detach().cpu()
-            if D.is_sparse:
-                D = D.to_dense()
-            D = D.to(torch.float64).numpy()
-    except ImportError:  # pragma: no cover
-        pass
-    if sp.issparse(D):
-        if D.ndim != 2:
-            raise ValueError(f"D must be 2-D, got {D.ndim}-D")
-        D = sp.csc_matrix(D, dtype=np.float64)
-        D.sum_duplicates()
-        if not np.all(np.isfinite(D.data)):
-            raise ValueError("D contains NaN or inf")
-        if D.shape[0] == 0 or D.shape[1] == 0:
-            raise ValueError(f"D is empty (shape {D.shape})")
-        if D.nnz > 0.1 * D.shape[0] * D.shape[1]:
-            D = D.toarray()
-        return D
-    D = np.asarray(D)
-    if D.dtype == object:
-        raise TypeError("D must be a numeric array")
-    D = np.ascontiguousarray(D, dtype=np.float64)
-    if D.ndim != 2:
-        raise ValueError(f"D must be 2-D (n x p), got shape {D.shape}")
-    if D.shape[0] == 0 or D.shape[1] == 0:
-        raise ValueError(f"D is empty (shape {D.shape})")
-    if not np.all(np.isfinite(D)):
-        raise ValueError("D contains NaN or inf")
-    return D
+def _as_design(D: Any) -> Design:
+    """Validate ``D`` and keep it compact (uint8 / float32 / float64 dense, or float64 CSC)."""
+    return D if isinstance(D, Design) else Design(D)
 
 
 def _as_array(Y: Any) -> np.ndarray:
@@ -165,18 +136,17 @@ def _check_budget(tol, max_iter) -> tuple[float, int]:
     return tol, int(max_iter)
 
 
-def _unique_rows(D, Y) -> tuple[np.ndarray, np.ndarray] | None:
+def _unique_rows(D: Design, Y) -> tuple[np.ndarray, np.ndarray] | None:
     """``(first, inverse)`` of the distinct ``(D_i, Y_i)`` pairs of a dense 0/1 design, else ``None``."""
-    if sp.issparse(D) or Y is None:
+    if D.sparse or Y is None:
         return None
-    n = D.shape[0]
+    n = D.n
     if n < 64:
         return None
-    B = D != 0
-    if not np.array_equal(B, D):  # non-binary designs are not compressed (rarely duplicated)
+    if not D.is_binary():  # non-binary designs are not compressed (rarely duplicated)
         return None
     Yb = np.ascontiguousarray(np.asarray(Y, dtype=np.float64).reshape(n, -1)) + 0.0  # -0.0 -> 0.0
-    key = np.ascontiguousarray(np.concatenate([np.packbits(B, axis=1), Yb.view(np.uint8)], axis=1))
+    key = np.ascontiguousarray(np.concatenate([D.packed_rows(), Yb.view(np.uint8)], axis=1))
     void = key.view(np.dtype((np.void, key.shape[1]))).ravel()
     _, first, inverse = np.unique(void, return_index=True, return_inverse=True)
     return first, inverse.reshape(-1)
@@ -184,7 +154,7 @@ def _unique_rows(D, Y) -> tuple[np.ndarray, np.ndarray] | None:
 
 @dataclass
 class _Prepared:
-    D: Any  # the (row-compressed) float64 design
+    D: Design  # the (row-compressed) compact design
     datafit: Datafit
     loss_name: str
     heads: tuple
@@ -227,10 +197,10 @@ def _prepare(D, Y, loss, sample_weight, intercept, classes, compress_rows: bool 
             first, inverse = groups
             m = first.size
             w = np.bincount(inverse, weights=datafit.weights, minlength=m) * (m / n)
-            D = np.ascontiguousarray(D[first])
+            D = D.take_rows(first)
             Yc = _as_array(Y)[first]
             datafit, loss_name, heads = make_datafit(loss, Yc, m, w, classes)
     intercept = bool(intercept)
     ctx = _Context(D, datafit, GroupL2(1.0), intercept)
-    oracle = _GramOracle(ctx) if getattr(datafit, "quadratic", False) else _DesignOracle(ctx)
+    oracle = WorkingSetSolver(ctx)
     return _Prepared(D, datafit, loss_name, heads, intercept, ctx, oracle, n, time.perf_counter() - t0, row_wn, inverse)

@@ -54,6 +54,7 @@ class ConvexSolution:
     fit_intercept: bool = False
     n_screened: int = 0  # atoms discarded by the gap-safe screening rule
     dual_point: np.ndarray | None = None  # (n, c) feasible dual point Theta = diag(w/n) R, rows as given
+    n_passes: float = 0.0  # work in full-dictionary passes D^T Theta (products over k atoms count k/p)
 
     def price(self, atoms: Any) -> np.ndarray:
         """``||d_j^T Theta||_2`` for each column ``d_j`` of ``atoms`` (rows as given to the solver).

@@ -47,46 +47,49 @@ For ``reg >= reg_max = max_j ||D_j^T Theta_0||`` (``Theta_0`` built at ``W = 0``
 needed, Fenchel-Young holds with equality, the gap is 0 (up to the round-off margin below) and
 ``W = 0`` is returned.
 
-Round-off: the reported ``dual`` is lowered by ``1e-14 * (sum_i (w_i/n)|dual term_i| + |primal|)``,
-well above the float64 summation error, so ``dual <= primal`` and ``dual <= min P`` are not broken
+Round-off: the feasibility scale uses ``||D_j^T Theta|| + gamma_n ||d_j|| ||Theta||_F``, a rigorous
+bound on the float64 error of the product (:meth:`.design.Design.tdot_error`), and the reported
+``dual`` is lowered by ``max(1e-14, 2 n 2^-53) * (sum_i (w_i/n)|dual term_i| + |primal|)``, above
+the float64 summation error of either side, so ``dual <= primal`` and ``dual <= min P`` are not broken
 by round-off either (relevant only when the gap is ~0, e.g. ``reg >= reg_max``).
 
 The reported ``primal``/``dual`` are always recomputed in float64 from the explicit predictions
 ``Z = D_A W_A + 1 b^T`` and ``D^T Theta`` over *all* atoms (screened ones included), so the
-certificate does not depend on the correctness of the screening, the Gram shortcuts or the inner
+certificate does not depend on the correctness of the screening, the working-set shortcuts or the inner
 solver.
 
 Algorithm
 ---------
-Working sets (as in celer/skglm) around an inner accelerated proximal-gradient solver:
+Working sets (as in celer/skglm) around a proximal-Newton inner solver (:mod:`.newton`):
 
-* outer loop: full certificate, gap-safe screening (the dual is ``mu``-strongly concave in the
-  ``w/n``-weighted norm of ``R``, hence ``||Theta* - Theta||`` is bounded by ``sqrt(2 gap / mu)``
-  and atoms with ``s ||D_j^T Theta|| + ||D_j||_{w/n} sqrt(2 gap / mu) < reg`` are zero at the
-  optimum), then a working set = active atoms + the largest dual-norm violators, of size
-  ``max(16, 2 * n_active, previous size)``. The working-set problem is solved to
-  ``max(0.3 * gap, 0.1 * tol)``, or to ``tol / 2`` when no atom outside it violates the dual
-  constraint;
-* quadratic datafits (``Squared``): everything on the Gram matrix ``G = D^T diag(w/n) D`` and
-  ``H = D^T diag(w/n) Y`` (centered when an intercept is fitted, which eliminates ``b`` exactly);
-  FISTA with gradient restart in the Jacobi metric ``m_j = L G_jj``,
-  ``L = lambda_max(S^-1/2 G_ws S^-1/2)`` (the prox stays row-wise block soft-thresholding), so an
-  iteration costs ``O(k^2 c)``; ``max_iter`` counts these iterations;
-* other datafits: Gram-preconditioned accelerated proximal gradient (majorize-minimize, see
-  :class:`_DesignOracle`): each step majorizes ``F`` by ``beta/2 ||D (V - Y)||^2_{w/n}`` around
-  the extrapolated point and solves that group-lasso model with the same Gram FISTA; ``beta``
-  adapts by backtracking on a cancellation-free Bregman test. ``max_iter`` counts these steps
-  (each costs ~3 passes over the working-set columns plus a small Gram solve). With an intercept
-  the columns are centered implicitly (``Z = (D - 1 dbar^T) W + 1 btilde^T``), which decouples the
-  intercept block; ``b = btilde - dbar^T W``.
+* outer loop: full certificate (one pass ``D^T Theta`` over all atoms), gap-safe screening (the
+  dual is ``mu``-strongly concave in the ``w/n``-weighted norm of ``R``, hence ``||Theta* - Theta||``
+  is bounded by ``sqrt(2 gap / mu)`` and atoms with ``s ||D_j^T Theta|| + ||D_j||_{w/n}
+  sqrt(2 gap / mu) < reg`` are zero at the optimum), then a working set = active atoms + the
+  largest dual-norm violators, of size ``max(16, 2 * n_active, previous size)``. The working-set
+  problem is solved to ``max(0.3 * gap, 0.1 * tol)``, or to ``tol / 2`` when no atom outside it
+  violates the dual constraint;
+* working set: proximal Newton. The quadratic model of ``F`` at the current predictions (exact for
+  the squared loss; softmax Hessians ``diag p - p p^T`` per row for cross-entropy and per head for
+  multi-head) is minimised with the penalty by a few epochs of compiled block coordinate descent
+  (:mod:`.kernels`: one atom's ``c``-vector at a time, step ``1/L_j``, block soft-thresholding, cost
+  ``nnz(D_ws) c`` per epoch) with Anderson extrapolation, followed by an Armijo line search on the
+  true objective (cancellation-free, Bregman form) -- monotone, so it cannot diverge. Once the
+  support stops changing, Newton-CG steps on the support (matrix-free Hessian, two sparse products
+  per CG iteration) give the fast local convergence that coordinate descent lacks on
+  ill-conditioned binary designs. On softmax blocks the iterates stay zero-mean (the loss is flat
+  along the shift, the norm is smallest at zero mean). ``max_iter`` counts CD epochs plus Newton-CG
+  steps, all working sets together.
 
-``G`` is computed lazily, only for the columns of atoms that enter a working set.
+The design is never copied to float64: it stays uint8 / float32 (:class:`.design.Design`) and every
+product converts one row block at a time; working-set columns are held in CSC form in the compact
+dtype. ``ConvexSolution.n_passes`` reports the work in full-dictionary passes.
 
 Where the pieces live: this file holds the outer loop (``solve``, ``solve_path``, ``reg_max``);
 ``problem.py`` turns inputs into a problem (checks, datafit by name, row compression);
-``oracles.py`` holds the certificate context and the working-set subproblem solvers;
-``gram.py`` the inner Gram FISTA and Newton polish; ``datafits.py`` and ``penalty.py`` the losses
-and the group norm.
+``design.py`` the compact design and its products; ``oracles.py`` the certificate context;
+``newton.py`` the working-set solver; ``kernels.py`` its compiled loops; ``datafits.py`` and
+``penalty.py`` the losses and the group norm.
 
 Speed-ups (all exact):
 
@@ -94,13 +97,8 @@ Speed-ups (all exact):
   before anything else (``compress_rows=True``; e.g. first-last-XOR with T = 8 has at most 256
   distinct rows whatever N is). Objective, minimisers and dual values are unchanged, and the dual
   point of the compressed problem repeated over each group's rows is feasible for the original;
-* Newton polish: inside the Gram FISTA, whenever the support has not changed for a while, a
-  monotone Newton-CG step sequence on the support (matrix-free Hessian ``G_SS (x) I`` plus the
-  penalty's curvature ``reg/||w_j|| (I - u_j u_j^T)``, Armijo line search) replaces the slow tail
-  of FISTA on ill-conditioned binary Gram matrices; it is used by both oracles' Gram subproblems;
-* ``lambda_max`` by Lanczos (ARPACK) instead of dense LAPACK;
-* :func:`solve_path` shares validation, compression, column norms and the Gram cache along a
-  path of ``reg`` values, each solve warm-started from the previous (larger) one.
+* :func:`solve_path` shares validation, compression and column norms along a path of ``reg``
+  values, each solve warm-started from the previous (larger) one.
 """
 
 from __future__ import annotations
@@ -151,7 +149,8 @@ def solve(
 
     Parameters
     ----------
-    D : (n, p) array-like (numpy bool/uint8/float, torch tensor, scipy sparse); used in float64.
+    D : (n, p) array-like (numpy bool/uint8/float, torch tensor, scipy sparse); kept in its compact
+        dtype (uint8 / float32 / float64, no float64 copy), products accumulate in float64.
     Y : squared: real ``(n,)`` or ``(n, c)``; cross_entropy: integer ``(n,)``; heads: integer
         ``(n, n_heads)`` (one label column per head).
     reg : penalty level, > 0.
@@ -162,8 +161,8 @@ def solve(
     sample_weight : (n,) nonnegative row weights ``w_i`` (default 1); the mean is over ``n``.
     intercept : fit an unpenalized ``b`` (else ``b = 0``).
     tol : absolute duality-gap target.
-    max_iter : budget of inner iterations, all working sets together (Gram FISTA iterations for
-        the squared loss, Gram-preconditioned proximal-gradient steps for the others).
+    max_iter : budget of inner iterations, all working sets together (coordinate-descent epochs
+        over the working set plus support Newton-CG steps).
     warm_start : a :class:`ConvexSolution`, ``(coef, intercept)`` or ``coef``.
     classes : number of classes for a single cross-entropy loss (default ``max(Y) + 1``).
     compress_rows : merge identical ``(D_i, Y_i)`` rows of a dense 0/1 design into row weights
@@ -182,6 +181,7 @@ def solve(
 
 def _run(prep: _Prepared, reg: float, tol: float, max_iter: int, warm_start, verbose: bool, t0: float) -> ConvexSolution:
     ctx, oracle, datafit, intercept = prep.ctx, prep.oracle, prep.datafit, prep.intercept
+    passes0 = ctx.design.n_passes
     loss_name, heads = prep.loss_name, prep.heads
     p, c = ctx.p, datafit.n_outputs
     penalty = GroupL2(reg)
@@ -203,7 +203,7 @@ def _run(prep: _Prepared, reg: float, tol: float, max_iter: int, warm_start, ver
     converged = False
     final = None
     for outer in range(_MAX_OUTER):
-        cert = oracle.full_certificate(W, b)
+        cert = ctx.explicit_certificate(W, b)
         if cert.b is not None:
             b = cert.b
         gap = cert.gap
@@ -215,7 +215,7 @@ def _run(prep: _Prepared, reg: float, tol: float, max_iter: int, warm_start, ver
                 f"screened {int(excluded.sum())} t {time.perf_counter() - t0:.3f}s"
             )
         if gap <= target:
-            final = cert if oracle.explicit else ctx.explicit_certificate(W, b)
+            final = cert
             if final.gap <= tol:
                 converged = True
                 break
@@ -291,6 +291,7 @@ def _run(prep: _Prepared, reg: float, tol: float, max_iter: int, warm_start, ver
         fit_intercept=intercept,
         n_screened=int(excluded.sum() - ctx.dead.sum()),
         dual_point=prep.dual_point(final.R) if final.R is not None else None,
+        n_passes=float(ctx.design.n_passes - passes0),
     )
 
 
@@ -311,8 +312,7 @@ def solve_path(
     """Solve for every ``reg`` in ``regs`` with warm starts; one certified solution per value, in order.
 
     The values are visited from the largest to the smallest, each solve warm-started from the
-    previous solution; validation, row compression, the column norms and the lazily built Gram
-    matrix are shared by all of them, so a path costs far less than independent :func:`solve` calls.
+    previous solution; validation, row compression and the column norms are shared by all of them, so a path costs far less than independent :func:`solve` calls.
     Every solution carries its own certificate (``gap <= tol`` unless a
     :class:`ConvergenceWarning` was issued for it); ``max_iter`` is the budget of each solve.
     """

@@ -1,0 +1,55 @@
+"""Cost of our solve alone, in CPU seconds and full-dictionary passes (no peers; quick to rerun).
+
+    python benchmarks/solver_passes.py --steps 16 --losses squared cross_entropy --regs 1e-2 1e-3
+
+First-last-XOR dictionary (as in ``solver.py``, N = 4,000 rows), one thread. Prints CPU seconds,
+the certified gap, ``ConvexSolution.n_passes`` and ``time/pass`` = CPU time / CPU time of one
+product ``D^T Theta`` over the whole compact design. Targets (issue 11): <= 200 passes at 1e-3,
+<= 1,000 at 1e-4.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from solver import ce_loss, one_pass_cpu, onehot, xor_instance  # noqa: E402 (benchmarks/ on sys.path)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--steps", type=int, default=16)
+    ap.add_argument("--rows", type=int, default=4000)
+    ap.add_argument("--losses", nargs="+", default=["squared", "cross_entropy"])
+    ap.add_argument("--regs", type=float, nargs="+", default=[1e-2, 1e-3, 1e-4])
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    from spikeopt.convex.solver import solve
+
+    D, y, w, heads = xor_instance(args.steps, args.rows)
+    print(f"xor-T{args.steps}-N{args.rows}: D {D.shape[0]} x {D.shape[1]}", flush=True)
+    for loss_kind in args.losses:
+        Y = onehot(y, heads) if loss_kind == "squared" else y
+        loss = "squared" if loss_kind == "squared" else ce_loss(heads)
+        pass_s = one_pass_cpu(D, Y.shape[1] if loss_kind == "squared" else sum(h.classes for h in heads))
+        for reg in args.regs:
+            t = time.process_time()
+            s = solve(D, Y, reg, loss, sample_weight=w, max_iter=1_000_000)
+            el = time.process_time() - t
+            print(f"{loss_kind:14s} reg {reg:7.0e}  CPU {el:8.2f}s  gap {s.gap:.1e}  converged {s.converged}  "
+                  f"passes {s.n_passes:7.0f}  time/pass {el / pass_s:7.0f}  active {len(s.active)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""convex.solve on the hard cases of issue 11, against cvxpy/Clarabel (an independent conic solver).
+
+Separable data with many more atoms than rows (cross-entropy used to diverge there), reg near
+reg_max and near 0, duplicate / all-zero columns, heavily unbalanced row weights, compact
+design dtypes. cvxpy is imported, not skipped: these tests fail when the reference is missing.
+"""
+
+import warnings
+from collections import namedtuple
+
+import cvxpy as cp
+import numpy as np
+import pytest
+
+from spikeopt.convex import solve
+from spikeopt.convex.solver import reg_max
+
+Head = namedtuple("Head", "name classes weight")
+
+
+def _reference(D, Y, reg, loss, w=None, intercept=False):
+    """Optimal value by cvxpy + Clarabel at tight tolerances."""
+    D = np.asarray(D, dtype=float)
+    n, p = D.shape
+    w = np.ones(n) if w is None else np.asarray(w, float)
+    if loss == "squared":
+        Yf = np.asarray(Y, float).reshape(n, -1)
+        heads, c = None, Yf.shape[1]
+    elif loss == "cross_entropy":
+        heads = [(int(np.max(Y)) + 1, 1.0)]
+        c = heads[0][0]
+    else:
+        heads = [(h.classes, h.weight) for h in loss]
+        c = sum(k for k, _ in heads)
+    Yi = None if heads is None else np.asarray(Y).reshape(n, -1)
+    W = cp.Variable((p, c))
+    Z = D @ W
+    if intercept:
+        Z = Z + np.ones((n, 1)) @ cp.Variable((1, c))
+    if heads is None:
+        F = 0.5 * cp.sum(cp.multiply(w[:, None], cp.square(Z - Yf))) / n
+    else:
+        F, off = 0, 0
+        for h, (k, a) in enumerate(heads):
+            Zh = Z[:, off:off + k]
+            onehot = np.eye(k)[Yi[:, h]]
+            F = F + a * (w @ (cp.log_sum_exp(Zh, axis=1) - cp.sum(cp.multiply(onehot, Zh), axis=1))) / n
+            off += k
+    prob = cp.Problem(cp.Minimize(F + reg * cp.sum(cp.norm(W, 2, axis=1))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prob.solve(solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12, max_iter=500)
+    return float(prob.value)
+
+
+def _check(sol, ref, tol):
+    assert sol.converged and sol.gap <= tol
+    assert sol.dual <= sol.primal
+    assert sol.dual <= ref + 1e-8, sol.dual - ref  # certified lower bound really is one
+    assert abs(sol.primal - ref) <= 2e-6 * max(1.0, abs(ref)), (sol.primal, ref)
+
+
+def _separable(n, p, classes, seed):
+    """Binary atoms >> rows with labels a function of two atoms: linearly separable."""
+    rng = np.random.default_rng(seed)
+    D = (rng.random((n, p)) < 0.35).astype(np.uint8)
+    y = (D[:, 0] ^ D[:, 1]).astype(np.int64) if classes == 2 else (D[:, 0] + 2 * D[:, 1]) % classes
+    return D, y
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+@pytest.mark.parametrize("reg", [1e-3, 1e-4])
+def test_separable_atoms_much_more_than_rows_cross_entropy(classes, reg):
+    D, y = _separable(16, 200, classes, seed=classes)
+    sol = solve(D, y, reg, "cross_entropy", tol=1e-7, classes=classes)
+    _check(sol, _reference(D, y, reg, "cross_entropy"), 1e-7)
+    assert np.all(np.isfinite(sol.coef))
+
+
+def test_separable_multi_head_with_intercept():
+    D, y = _separable(20, 120, 3, seed=5)
+    Y = np.stack([y, D[:, 2].astype(np.int64)], axis=1)
+    heads = [Head("a", 3, 1.0), Head("b", 2, 0.5)]
+    sol = solve(D, Y, 1e-3, heads, intercept=True, tol=1e-7)
+    _check(sol, _reference(D, Y, 1e-3, heads, intercept=True), 1e-7)
+
+
+@pytest.mark.parametrize("loss", ["squared", "cross_entropy"])
+@pytest.mark.parametrize("frac", [0.999, 1e-4])
+def test_reg_near_reg_max_and_near_zero(loss, frac):
+    rng = np.random.default_rng(11)
+    D = (rng.random((40, 90)) < 0.3).astype(np.uint8)
+    y = rng.integers(0, 3, 40)
+    Y = np.eye(3)[y] if loss == "squared" else y
+    reg = frac * reg_max(D, Y, loss)
+    sol = solve(D, Y, reg, loss, tol=1e-8)
+    _check(sol, _reference(D, Y, reg, loss), 1e-8)
+    if frac > 0.9:
+        assert sol.active.size <= 3
+
+
+@pytest.mark.parametrize("loss", ["squared", "cross_entropy"])
+def test_duplicate_zero_columns_and_unbalanced_weights(loss):
+    rng = np.random.default_rng(3)
+    base = (rng.random((50, 20)) < 0.4).astype(np.uint8)
+    D = np.concatenate([base, base[:, :5], np.zeros((50, 3), np.uint8), base[:, 7:9]], axis=1)
+    w = 10.0 ** rng.uniform(-4, 4, 50)  # eight decades of row weights
+    y = rng.integers(0, 2, 50)
+    Y = np.eye(2)[y] if loss == "squared" else y
+    reg = 1e-2 * reg_max(D, Y, loss, sample_weight=w)
+    sol = solve(D, Y, reg, loss, sample_weight=w, tol=1e-7)  # objective ~10-30: 1e-8 relative
+    _check(sol, _reference(D, Y, reg, loss, w), 1e-7)
+    assert np.all(sol.coef[25:28] == 0.0)  # all-zero atoms never enter
+
+
+def test_float32_rate_atoms_match_float64():
+    rng = np.random.default_rng(4)
+    D = rng.random((60, 40)).astype(np.float32)
+    y = rng.integers(0, 3, 60)
+    a = solve(D, y, 1e-3, "cross_entropy", tol=1e-9)
+    b = solve(D.astype(np.float64), y, 1e-3, "cross_entropy", tol=1e-9)
+    _check(a, _reference(D, y, 1e-3, "cross_entropy"), 1e-9)
+    assert abs(a.primal - b.primal) <= 2e-9
