@@ -45,15 +45,23 @@ def test_path_regs_sorted_largest_first_without_duplicates():
     assert path_regs("auto", 0.0) == [1e-3]  # no atom correlates with the targets: one solve, W = 0
 
 
-def _point(reg, val, eligible=True):
+def _point(reg, val, eligible=True, val_loss=None):
     return PathPoint(reg=reg, primal=1.0, dual=1.0, gap=0.0, converged=eligible, n_iter=1, time_s=0.0,
                      active_atoms=1, subnetworks=1, train={"accuracy": 1.0},
-                     val=None if val is None else {"accuracy": val, "other": 0.0}, eligible=eligible)
+                     val=None if val is None else {"accuracy": val, "other": 0.0}, eligible=eligible,
+                     val_loss=val_loss)
 
 
 def test_select_best_validation_metric_ties_to_larger_reg():
     points = [_point(1e-1, 0.7), _point(1e-2, 0.9), _point(1e-3, 0.9), _point(1e-4, 0.8)]
     assert select(points) == 1  # 0.9 twice: the larger reg
+
+
+def test_select_breaks_metric_ties_by_validation_loss_then_reg():
+    points = [_point(1e-1, 0.9, val_loss=0.60), _point(1e-2, 0.9, val_loss=0.35), _point(1e-3, 0.9, val_loss=0.41),
+              _point(1e-4, 0.8, val_loss=0.10)]
+    assert select(points) == 1  # three-way tie on accuracy: the lowest loss, not the largest reg
+    assert select([_point(1e-1, 0.9, val_loss=0.3), _point(1e-2, 0.9, val_loss=0.3)]) == 0  # then the larger reg
 
 
 def test_select_skips_ineligible_points_even_when_best():

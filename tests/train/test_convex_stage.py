@@ -44,6 +44,15 @@ def _cold(task, splits, witnesses, reg, tol=1e-6):
     return sol, task.evaluate(net, splits["train"]), task.evaluate(net, splits["val"])
 
 
+def _val_loss(task, splits, witnesses, reg):
+    """Mean cross-entropy of the cold network's validation logits, by torch's own function."""
+    sol = _cold(task, splits, witnesses, reg)[0]
+    atoms = build_dictionary(witnesses, splits["train"].x, "final").source  # (k, j) of every solved atom
+    spikes = witnesses.hidden_spikes(splits["val"].x)[-1].flatten(-2).double().numpy()  # last step, [N, K*m]
+    logits = spikes[:, [k * witnesses.width + j for k, j in atoms]] @ sol.coef + sol.intercept
+    return float(torch.nn.functional.cross_entropy(torch.as_tensor(logits), splits["val"].y[:, 0]))
+
+
 def test_selected_point_equals_an_independent_solve_and_evaluation(setup):
     task, splits, witnesses = setup
     regs = [3e-2, 1e-2, 3e-3]
@@ -55,7 +64,8 @@ def test_selected_point_equals_an_independent_solve_and_evaluation(setup):
         sol, train_m, val_m = cold[p["reg"]]
         assert abs(p["primal"] - sol.primal) <= 2e-6 and p["converged"] and p["gap"] <= 1e-6
         assert p["train"] == train_m and p["val"] == val_m
-    best = max(regs, key=lambda r: (cold[r][2]["accuracy"], r))  # best validation, ties to the larger reg
+    # best validation accuracy, ties to the lower validation loss, then to the larger reg
+    best = max(regs, key=lambda r: (cold[r][2]["accuracy"], -_val_loss(task, splits, witnesses, r), r))
     chosen = next(p for p in path if p["selected"])
     assert chosen["reg"] == best == info["certificate"]["reg"]
     assert task.evaluate(model, splits["val"]) == cold[best][2]  # the returned network is the selected one

@@ -114,6 +114,7 @@ class PathPoint:
     subnetworks: int
     train: dict[str, float] = field(default_factory=dict)
     val: dict[str, float] | None = None
+    val_loss: float | None = None  # the task's training loss on the validation split (breaks metric ties)
     eligible: bool = True
     selected: bool = False
 
@@ -140,7 +141,9 @@ def stop_early(points: Sequence[PathPoint], patience: int = AUTO_PATIENCE) -> bo
 
 
 def select(points: Sequence[PathPoint]) -> int:
-    """Index of the point to keep: best validation headline metric among eligible points, ties to larger reg.
+    """Index of the point to keep: best validation headline metric among eligible points; ties go to the
+    lower validation loss (a proper scoring rule, informative where a small validation split makes
+    accuracies tie), then to the larger reg (the sparser network).
 
     A one-point path needs no validation data; a longer one does (raises ValueError without it),
     and at least one point must be eligible (raises ValueError naming the gaps otherwise).
@@ -155,4 +158,9 @@ def select(points: Sequence[PathPoint]) -> int:
         return 0
     if any(points[i].val is None for i in eligible):
         raise ValueError(NEEDS_VALIDATION)
-    return max(eligible, key=lambda i: (headline(points[i].val or {}), points[i].reg))
+    def key(i: int) -> tuple[float, float, float]:
+        p = points[i]
+        loss = p.val_loss if p.val_loss is not None and math.isfinite(p.val_loss) else math.inf
+        return (headline(p.val or {}), -loss, p.reg)
+
+    return max(eligible, key=key)

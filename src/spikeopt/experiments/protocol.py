@@ -96,6 +96,8 @@ def base_config(p: Protocol, task: str, **options: Any) -> RunConfig:
     return cfg.with_values({
         "convex.reg": 1e-3,
         "model.subnetworks": p.subnetworks, "model.width": p.width, "model.depth": 1,
+        # the paper's network: no synaptic delays, the task's own (last-step) readout
+        "model.delays": "none", "model.readout": None,
         "sg.epochs": p.sg_epochs, "sg.lr": p.lr_grid[0], "sg.batch_size": p.batch_size, "sg.progress": False,
         "finetune.epochs": p.ft_epochs, "finetune.lr": 1e-3, "finetune.batch_size": p.batch_size,
         "finetune.progress": False,

@@ -33,9 +33,25 @@ class ModelConfig:
     readout_leak: float = 1.0
     delays: Any = "none"
 
+    @classmethod
+    def recommended(cls, **overrides: Any) -> "ModelConfig":
+        """The architecture a training run uses by default: synaptic delays and a time-integrated readout.
+
+        Why not the plain network: a LIF neuron is a first-order low-pass filter, so without delays
+        the first layer cannot respond to the slope or shape of its input (one input channel makes
+        every neuron see the same low-passed signal); and a readout of the last step alone throws
+        away T - 1 steps of spikes. ``delays="auto"`` (octave delays of the input length) and
+        ``readout="auto"`` (a spike-count integrator for tasks read out at the end; per-step tasks
+        keep their per-step readout) fix both, for SG and CVX alike. ``ModelConfig()`` stays the
+        plain network of the paper, which the reproduction uses.
+        """
+        return cls(**{"delays": "auto", "readout": "auto", **overrides})
+
     def __post_init__(self) -> None:
-        if self.readout is not None and self.readout not in READOUTS:
-            raise ValueError(f"unknown model readout {self.readout!r}; valid: None (the task's), {', '.join(READOUTS)}")
+        if self.readout is not None and self.readout != "auto" and self.readout not in READOUTS:
+            raise ValueError(
+                f"unknown model readout {self.readout!r}; valid: None (the task's), auto, {', '.join(READOUTS)}"
+            )
         if isinstance(self.delays, str):
             if self.delays not in DELAY_CHOICES:
                 raise ValueError(f"model.delays must be 'auto', 'none' or a list of integers >= 0, got {self.delays!r}")
@@ -64,7 +80,13 @@ class ModelConfig:
         return settings
 
     def resolve_readout(self, task_readout: str) -> str:
-        """The readout to build: this config's if set, else the task's; a per-step task keeps per_step."""
+        """The readout to build: this config's if set, else the task's; a per-step task keeps per_step.
+
+        ``"auto"``: a leaky integrator (spike counts for ``readout_leak=1``) where the task reads out at
+        the end of the sequence, the task's own readout otherwise.
+        """
+        if self.readout == "auto":
+            return "integrate" if task_readout == "final" else task_readout
         if self.readout is None or self.readout == task_readout:
             return task_readout
         if task_readout == "per_step":

@@ -54,6 +54,15 @@ def unconverged_message(sol: ConvexSolution, tol: float, max_iter: int) -> str:
     )
 
 
+def validation_loss(task: Task, model: ParallelLIFSNN, val: SequenceData | None) -> float | None:
+    """The task's loss (mean cross-entropy over heads) of ``model`` on ``val``; ``None`` without a split."""
+    if val is None:
+        return None
+    with torch.no_grad():
+        out, _ = model(val.x.to(next(model.parameters()).device))
+        return float(task.loss(out, val.y.to(out.device)))
+
+
 @dataclass
 class _Problem:
     """The solver inputs derived from a task split (targets, loss spec, row weights)."""
@@ -134,6 +143,7 @@ def run_convex_stage(
             reg=sol.reg, primal=sol.primal, dual=sol.dual, gap=sol.gap, converged=sol.converged,
             n_iter=sol.n_iter, time_s=sol.time, active_atoms=report.active_atoms, subnetworks=report.subnetworks,
             train=task.evaluate(model, train), val=task.evaluate(model, val) if val is not None else None,
+            val_loss=validation_loss(task, model, val),
             eligible=sol.converged or cfg.allow_unconverged,
         ))
         sols.append(sol)

@@ -123,7 +123,7 @@ class ConvexConfig:
 class MethodSettings:
     """Everything a method may use; each method reads only its own parts."""
 
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ModelConfig = field(default_factory=ModelConfig.recommended)
     sg: SGConfig = field(default_factory=SGConfig)
     finetune: SGConfig = field(default_factory=lambda: SGConfig(epochs=10, lr=1e-3))
     convex: ConvexConfig = field(default_factory=ConvexConfig)
