@@ -52,7 +52,7 @@ def test_default_reg_is_auto(tmp_path):
 
 
 def test_stopped_short_solve_exits_2_with_one_line(tmp_path, capsys):
-    assert main(["train", *XOR, "--reg", "1e-3", "--max-iter", "1", "--out", str(tmp_path / "r.json")]) == 2
+    assert main(["train", *XOR, "--reg", "1e-3", "--max-iter", "1", "--no-progress", "--out", str(tmp_path / "r.json")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "duality gap" in err and "--allow-unconverged" in err
     assert not (tmp_path / "r.json").exists()

@@ -172,7 +172,8 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     if getattr(args, "sam_two_batches", False):
         sets.append("sast.two_batches=true")
     if args.no_progress:
-        sets += ["sg.progress=false", "finetune.progress=false", "admm.progress=false", "sast.progress=false"]
+        sets += ["sg.progress=false", "finetune.progress=false", "admm.progress=false", "sast.progress=false",
+                 "convex.progress=false"]
     config = config.override(sets + list(args.set))
     task_opts = {k[len("task__"):]: v for k, v in vars(args).items() if k.startswith("task__")}
     if args.task is not None and args.config and args.task != RunConfig.from_yaml(args.config).task:
@@ -284,6 +285,9 @@ def cmd_certify(argv: list[str]) -> int:
         raise ValueError("certify runs a convex method: --method cvx (default) or sg-cvx")
     args.task = known.task
     args.method = args.method or "cvx"
+    # the paper's Table 1 and Thm 3.1 are about the plain network (no synaptic delays, the task's own
+    # readout); a --set given by the user still comes after and wins
+    args.set = ["model.delays=none", "model.readout=null", *args.set]
     from spikeopt.experiments.outputs import check_output_file
 
     if args.complete:

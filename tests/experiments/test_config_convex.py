@@ -6,7 +6,8 @@ from spikeopt.experiments.config import RunConfig
 from spikeopt.experiments.protocol import QUICK, method_spec, xor_base
 
 
-PAPER_CVX = ["convex.witnesses=gaussian", "convex.atoms=null"]  # what cvx meant at 5eb1909 (the protocol pins it)
+# what cvx meant at 5eb1909 (the protocol pins it): Gaussian witnesses, one block, the plain network
+PAPER_CVX = ["convex.witnesses=gaussian", "convex.atoms=null", "model.delays=none", "model.readout=null"]
 
 
 def test_keys_of_float_reg_configs_are_those_from_before_the_path():
