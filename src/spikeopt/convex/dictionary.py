@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from spikeopt.convex.calibrate import leak_weights
+from spikeopt.resources import available_bytes
 from spikeopt.snn.network import ParallelLIFSNN
 
 LAYOUTS = ("final", "trajectory", "integrate")
@@ -122,15 +123,8 @@ class _Progress:
 
 
 def available_memory() -> int:
-    """Bytes of memory available now (``MemAvailable``), or a generous guess where unknown."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 8 * 2**30
+    """Bytes of memory available now (``MemAvailable``), or a conservative 8 GiB where unknown."""
+    return available_bytes(unknown=8 * 2**30)
 
 
 def _itemsize(layout: str, net: ParallelLIFSNN) -> int:

@@ -9,24 +9,10 @@ from __future__ import annotations
 
 import torch
 
+from spikeopt.resources import available_bytes
+
 FLOAT32, FLOAT64 = 4, 8
 EVAL_BATCH = 1024  # the batch size task.evaluate uses
-
-
-def available_bytes(device: torch.device | str | None = None) -> int:
-    """Free memory where the tensors will live: the GPU's free memory, else ``MemAvailable``."""
-    device = torch.device(device) if device is not None else torch.device("cpu")
-    if device.type == "cuda" and torch.cuda.is_available():
-        free, _ = torch.cuda.mem_get_info(device)
-        return int(free)
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 1 << 62  # unknown: do not refuse
 
 
 def gib(n: int) -> str:
