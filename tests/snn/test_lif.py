@@ -52,7 +52,7 @@ def test_state_continues_a_run():
 
 
 def test_matches_snntorch_leaky():
-    snn = pytest.importorskip("snntorch")
+    import snntorch as snn  # a reference test: fails, never skips, when snnTorch is missing
     g = torch.Generator().manual_seed(3)
     for trial in range(5):
         H = 16
@@ -70,7 +70,7 @@ def test_matches_snntorch_leaky():
 
 
 def test_matches_snntorch_reset_zero():
-    snn = pytest.importorskip("snntorch")
+    import snntorch as snn  # a reference test: fails, never skips, when snnTorch is missing
     currents = 1.5 * torch.randn(20, 3, 8, generator=torch.Generator().manual_seed(4))
     leaky = snn.Leaky(beta=0.85, threshold=0.9, reset_mechanism="zero")
     mem = leaky.init_leaky()
