@@ -19,7 +19,6 @@ import argparse
 import sys
 import time
 
-import numpy as np
 
 from solver import ce_loss, one_pass_cpu, onehot, xor_instance  # noqa: E402 (benchmarks/ on sys.path)
 

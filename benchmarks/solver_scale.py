@@ -66,7 +66,7 @@ def main(argv=None) -> int:
         pass
     from spikeopt.convex.solver import reg_max, solve_path
 
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0 = time.perf_counter()
     D, y = make_problem(args.rows, args.atoms, args.classes, seed=0)
     gen_s = time.perf_counter() - t0
     rmax = reg_max(D, y, "cross_entropy")

@@ -10,7 +10,6 @@ import torch
 
 from spikeopt.cli import main
 from spikeopt.convex.complete import complete_patterns, network_objective, witness_network
-from spikeopt.convex.dictionary import build_dictionary
 
 
 def snntorch_final_spikes(x: np.ndarray, w: np.ndarray, b: np.ndarray, beta: float, threshold: float,

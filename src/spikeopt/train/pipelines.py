@@ -58,7 +58,8 @@ class ConvexConfig:
     ``reg_max``, see :mod:`spikeopt.convex.path`). ``allow_unconverged``: keep a solve that stopped
     short of ``tol`` (recorded with its gap) instead of refusing it. ``grow_rounds`` > 0 grows the
     dictionary by column generation at the selected reg: each round prices ``grow_candidates`` fresh
-    Gaussian witness subnetworks and adds up to ``grow_add`` violating atoms.
+    witness subnetworks of the dictionary's own kind (``witnesses``) and adds up to ``grow_add``
+    violating atoms.
     """
 
     reg: float | list[float] | str = "auto"
