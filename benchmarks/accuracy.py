@@ -6,6 +6,9 @@ printed as a table and everything is written as JSON.
     python benchmarks/accuracy.py --methods sg cvx sg-cvx sg-sg --seeds 0 --out benchmarks/results/accuracy.json
     python benchmarks/accuracy.py --suites xor8 add2 --methods sg --set sg.epochs=5     # quicker look
     python benchmarks/accuracy.py --suites ucr --methods sg logreg --out benchmarks/results/accuracy_ucr.json
+    # SG given as many hidden neurons as each (suite, seed)'s reconstructed CVX network uses:
+    python benchmarks/accuracy.py --defaults --suites mnist --methods sg --seeds 0 1 2 \
+        --match-neurons benchmarks/results/accuracy_defaults_mnist.json --match-method cvx
 
 ``--suites ucr`` expands to every UCR/UEA set bundled with sktime that loads (`datasets.py`;
 the unequal-length ones resampled). Method ``logreg`` is the linear bar: scikit-learn's
@@ -82,6 +85,21 @@ BASE = [
 DEFAULTS = ["sg.progress=false", "finetune.progress=false", "convex.progress=false"]
 
 
+def matched_size(path: str | None, method: str, suite: str, seed: int, cfg: RunConfig) -> list[str]:
+    """``model.subnetworks`` overrides giving this run the hidden neurons of ``method``'s network in ``path``."""
+    import json
+
+    if path is None:
+        return []
+    rows = [r for r in json.load(open(path))["rows"]
+            if r.get("suite") == suite and r.get("seed") == seed and r.get("method") == method]
+    if not rows or not rows[0].get("reconstruction"):
+        raise SystemExit(f"--match-neurons: no {method} row with a reconstruction for {suite} seed {seed} in {path}")
+    active = int(rows[0]["reconstruction"]["active_atoms"])
+    width = cfg.model.width
+    return [f"model.subnetworks={max(1, -(-active // width))}"]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--suites", nargs="+", default=["xor8", "xor32", "add2", "mnist"],
@@ -92,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="benchmarks/results/accuracy.json")
     p.add_argument("--defaults", action="store_true",
                    help="the library's own defaults (what `spikeopt train` does) instead of the fixed BASE sizes")
+    p.add_argument("--match-neurons", metavar="RESULTS.json",
+                   help="give every non-convex run as many hidden neurons as the reconstructed network of "
+                        "--match-method on the same suite and seed in this earlier results file (model.width kept, "
+                        "model.subnetworks = ceil(active atoms / width))")
+    p.add_argument("--match-method", default="cvx")
     args = p.parse_args(argv)
     import torch
 
@@ -117,12 +140,14 @@ def main(argv: list[str] | None = None) -> int:
                     result = logreg_run(task, dict(options), seed)
                 else:
                     cfg = RunConfig(task=task, task_options=dict(options), method=method, seed=seed)
-                    result = run(cfg.override(base + args.set))
+                    extra = matched_size(args.match_neurons, args.match_method, suite, seed, cfg.override(base))
+                    result = run(cfg.override(base + extra + args.set))
                 for s, m in columns:
                     values[f"{s}:{m}"].append(result["metrics"][s][m])
                 rows.append({"suite": suite, "method": method, "seed": seed, "seconds": time.perf_counter() - t0,
                              "metrics": result["metrics"], "certificate": result.get("certificate"),
                              "reconstruction": result.get("reconstruction"), "config": result["config"],
+                             "selection": result.get("selection"), "path": result.get("path"),
                              "logreg": result.get("logreg")})
                 cert = result.get("certificate")
                 extra = f" gap {cert['gap']:.1e}" if cert else ""

@@ -91,3 +91,15 @@ def test_stop_early_after_two_drops_below_the_best():
     # ineligible points neither count as drops nor as the best
     pts = [_point(1.0, 0.5), _point(0.5, 0.9, eligible=False), _point(0.2, 0.45), _point(0.1, 0.6)]
     assert not stop_early(pts)
+
+
+def test_extend_continues_a_path_whose_last_point_is_best():
+    from spikeopt.convex.path import extend
+
+    regs = [0.4, 0.2, 0.1]
+    rising = [_point(r, v) for r, v in zip(regs, [0.5, 0.6, 0.7])]
+    assert extend(rising, regs, reg_max=1.0) == pytest.approx(0.05)  # the path's own ratio
+    turned = [_point(r, v) for r, v in zip(regs, [0.5, 0.7, 0.6])]
+    assert extend(turned, regs, reg_max=1.0) is None
+    assert extend(rising, regs, reg_max=1.0, floor=0.08) is None  # 0.05 would be below the floor
+    assert extend(rising[:2], regs, reg_max=1.0) is None  # not at the end of the path yet

@@ -56,7 +56,8 @@ def _val_loss(task, splits, witnesses, reg):
 def test_selected_point_equals_an_independent_solve_and_evaluation(setup):
     task, splits, witnesses = setup
     regs = [3e-2, 1e-2, 3e-3]
-    model, info = run_convex_stage(task, splits["train"], splits["val"], witnesses, ConvexConfig(reg=regs), CPU)
+    cfg = ConvexConfig(reg=regs, select="val")
+    model, info = run_convex_stage(task, splits["train"], splits["val"], witnesses, cfg, CPU)
     path = info["path"]
     assert [p["reg"] for p in path] == regs and sum(p["selected"] for p in path) == 1
     cold = {r: _cold(task, splits, witnesses, r) for r in regs}
@@ -74,7 +75,8 @@ def test_selected_point_equals_an_independent_solve_and_evaluation(setup):
 
 def test_auto_path_is_scaled_to_an_independent_reg_max(setup):
     task, splits, witnesses = setup
-    _, info = run_convex_stage(task, splits["train"], splits["val"], witnesses, ConvexConfig(reg="auto"), CPU)
+    cfg = ConvexConfig(reg="auto", select="val")
+    _, info = run_convex_stage(task, splits["train"], splits["val"], witnesses, cfg, CPU)
     # reg_max by hand: at W = 0 the softmax is uniform, Theta_0 = (onehot(y) - 1/C) / n, no intercept
     D = build_dictionary(witnesses, splits["train"].x, "final").atoms.astype(float)
     y = splits["train"].y.numpy()[:, 0]
@@ -83,16 +85,21 @@ def test_auto_path_is_scaled_to_an_independent_reg_max(setup):
     naive = max(np.linalg.norm(sum(D[i, j] * theta[i] for i in range(D.shape[0]))) for j in range(D.shape[1]))
     assert info["selection"]["reg_max"] == pytest.approx(naive, rel=1e-10)
     solved_and_skipped = [p["reg"] for p in info["path"]] + info["selection"]["skipped_after_validation_drop"]
-    np.testing.assert_allclose(solved_and_skipped, auto_regs(naive), rtol=1e-10)
+    grid = auto_regs(naive)
+    np.testing.assert_allclose(solved_and_skipped[:len(grid)], grid, rtol=1e-10)
+    extra = solved_and_skipped[len(grid):]  # extended below the grid at its own ratio while the last point was best
+    np.testing.assert_allclose(extra, [grid[-1] * (grid[-1] / grid[-2]) ** (i + 1) for i in range(len(extra))],
+                               rtol=1e-9)
+    assert info["selection"]["extended_below_grid"] == len(extra)
     assert info["selection"]["reg_spec"] == "auto" and info["selection"]["metric"] == "val.accuracy"
 
 
 def test_a_path_without_validation_split_is_refused_but_one_reg_is_not(setup):
     task, splits, witnesses = setup
     with pytest.raises(ValueError, match="validation split"):
-        run_convex_stage(task, splits["train"], None, witnesses, ConvexConfig(reg=[1e-2, 3e-3]), CPU)
+        run_convex_stage(task, splits["train"], None, witnesses, ConvexConfig(reg=[1e-2, 3e-3], select="val"), CPU)
     with pytest.raises(ValueError, match="validation split"):
-        run_convex_stage(task, splits["train"], None, witnesses, ConvexConfig(reg="auto"), CPU)
+        run_convex_stage(task, splits["train"], None, witnesses, ConvexConfig(reg="auto", select="val"), CPU)
     _, info = run_convex_stage(task, splits["train"], None, witnesses, ConvexConfig(reg=1e-2), CPU)
     assert len(info["path"]) == 1 and info["path"][0]["val"] is None and info["path"][0]["selected"]
 
@@ -125,7 +132,7 @@ def test_allowed_unconverged_solve_records_its_gap(setup):
 def test_unconverged_path_points_are_excluded_from_selection(setup):
     task, splits, witnesses = setup
     regs = [5e-2, 2e-2, 1e-3, 5e-4]
-    cfg = ConvexConfig(reg=regs, max_iter=12)  # the large regs converge in a few steps, the small ones not
+    cfg = ConvexConfig(reg=regs, max_iter=12, select="val")  # the large regs converge in a few steps, the small ones not
     _, info = run_convex_stage(task, splits["train"], splits["val"], witnesses, cfg, CPU)
     path = info["path"]
     assert any(p["converged"] for p in path) and not all(p["converged"] for p in path)
@@ -188,7 +195,7 @@ def test_every_convex_method_selects_on_the_path(method, setup):
 
     task, splits, _ = setup
     settings = MethodSettings(model=ModelConfig(subnetworks=4, width=4), sg=SGConfig(epochs=1, progress=False),
-                              finetune=SGConfig(epochs=1, progress=False), convex=ConvexConfig(reg=[3e-2, 1e-2]))
+                              finetune=SGConfig(epochs=1, progress=False), convex=ConvexConfig(reg=[3e-2, 1e-2], select="val"))
     out = run_method(method, task, splits, settings, seed=0, device=CPU)
     path = out.info["path"]
     assert [p["reg"] for p in path] == [3e-2, 1e-2] and sum(p["selected"] for p in path) == 1

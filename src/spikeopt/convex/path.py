@@ -34,6 +34,7 @@ AUTO_POINTS = 8
 AUTO_HIGH = 0.5
 AUTO_LOW = 1e-2
 AUTO_PATIENCE = 2
+AUTO_FLOOR = 1e-4  # an auto path extended below AUTO_LOW stops here (x reg_max)
 # reg_max = 0: no atom correlates with the targets and the readout is zero at every reg; one solve
 # at the old fixed default keeps such a run going (it records reg_max 0)
 DEGENERATE_REG = 1e-3
@@ -115,6 +116,7 @@ class PathPoint:
     train: dict[str, float] = field(default_factory=dict)
     val: dict[str, float] | None = None
     val_loss: float | None = None  # the task's training loss on the validation split (breaks metric ties)
+    cv: dict[str, Any] | None = None  # pooled K-fold + validation scores (spikeopt.convex.cv), when used
     eligible: bool = True
     selected: bool = False
 
@@ -127,22 +129,50 @@ def headline(metrics: dict[str, float]) -> float:
     return float(next(iter(metrics.values())))
 
 
+def score(p: PathPoint) -> tuple[float, float]:
+    """The point's (score, held-out loss): pooled cross-validated ones when set, else validation ones."""
+    if p.cv is not None:
+        return float(p.cv["accuracy"]), float(p.cv["loss"])
+    loss = p.val_loss if p.val_loss is not None and math.isfinite(p.val_loss) else math.inf
+    return headline(p.val or {}), loss
+
+
+def _scored(p: PathPoint) -> bool:
+    return p.cv is not None or p.val is not None
+
+
 def stop_early(points: Sequence[PathPoint], patience: int = AUTO_PATIENCE) -> bool:
     """True when the last ``patience`` eligible points all score strictly below the best eligible one before them.
 
     Down an ``auto`` path the solves get slower and, past the best point, validation keeps falling
     as the readout fits the training set; stopping there saves the most expensive solves.
     """
-    scored = [headline(p.val) for p in points if p.eligible and p.val is not None]
+    scored = [score(p)[0] for p in points if p.eligible and _scored(p)]
     if len(scored) <= patience:
         return False
     best_before = max(scored[:-patience])
     return all(s < best_before for s in scored[-patience:])
 
 
+def extend(points: Sequence[PathPoint], regs: Sequence[float], reg_max: float | None,
+           floor: float = AUTO_FLOOR) -> float | None:
+    """The next ``reg`` of an ``auto`` path that has reached its last point with its best score there, else None.
+
+    The step is the path's own ratio; nothing is added below ``floor * reg_max`` or when the
+    best point is not the last (the score already turned).
+    """
+    if reg_max is None or reg_max <= 0 or len(regs) < 2 or len(points) != len(regs):
+        return None
+    eligible = [i for i, p in enumerate(points) if p.eligible and _scored(p)]
+    if not eligible or select(points) != len(points) - 1:
+        return None
+    nxt = regs[-1] * regs[-1] / regs[-2]
+    return float(nxt) if nxt >= floor * reg_max * (1 - 1e-9) else None
+
+
 def select(points: Sequence[PathPoint]) -> int:
-    """Index of the point to keep: best validation headline metric among eligible points; ties go to the
-    lower validation loss (a proper scoring rule, informative where a small validation split makes
+    """Index of the point to keep: best score (:func:`score`) among eligible points; ties go to the
+    lower held-out loss (a proper scoring rule, informative where a small validation split makes
     accuracies tie), then to the larger reg (the sparser network).
 
     A one-point path needs no validation data; a longer one does (raises ValueError without it),
@@ -156,11 +186,11 @@ def select(points: Sequence[PathPoint]) -> int:
         raise ValueError(f"no point of the reg path converged ({gaps})")
     if len(points) == 1:
         return 0
-    if any(points[i].val is None for i in eligible):
+    if any(not _scored(points[i]) for i in eligible):
         raise ValueError(NEEDS_VALIDATION)
+
     def key(i: int) -> tuple[float, float, float]:
-        p = points[i]
-        loss = p.val_loss if p.val_loss is not None and math.isfinite(p.val_loss) else math.inf
-        return (headline(p.val or {}), -loss, p.reg)
+        metric, loss = score(points[i])
+        return (metric, -loss, points[i].reg)
 
     return max(eligible, key=key)

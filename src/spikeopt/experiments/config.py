@@ -137,7 +137,7 @@ class RunConfig(MethodSettings):
 # before they existed. At that value they are left out of the hash, so a stored run's key (and its
 # place in a resumed sweep) does not change when a field is added.
 NEUTRAL_ADDED_FIELDS: dict[str, dict[str, Any]] = {
-    "convex": {"allow_unconverged": False, "grow_rounds": 0, "grow_candidates": 64, "grow_add": 32,
+    "convex": {"allow_unconverged": False, "select": "val", "grow_rounds": 0, "grow_candidates": 64, "grow_add": 32,
                # the paper's single block of Gaussian witnesses; the calibration settings then do nothing
                "witnesses": "gaussian", "atoms": None, "rate_band": (0.05, 0.95), "near_duplicate": 0.005,
                "calibration_samples": 256, "max_blocks": None, "progress": True},

@@ -103,6 +103,8 @@ def base_config(p: Protocol, task: str, **options: Any) -> RunConfig:
         "finetune.progress": False,
         # the paper's CVX: one block of Gaussian witnesses (not the library's calibrated default)
         "convex.witnesses": "gaussian", "convex.atoms": None, "convex.progress": False,
+        # the paper selects on the validation split
+        "convex.select": "val",
     })
 
 

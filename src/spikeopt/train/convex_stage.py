@@ -8,7 +8,12 @@
    and were overfitting); a list given by the user is always solved in full.
 3. Rebuild the network of every point and score it with ``task.evaluate`` on the training and the
    validation split: what is scored is the reconstructed spiking network itself.
-4. Keep the point with the best validation headline metric. Points whose solve stopped short of
+   With ``convex.select="cv"`` (``"auto"``: when the validation split has fewer than 250
+   sequences) every point is also scored by 5-fold cross-validation on the dictionary's rows,
+   pooled with the validation split (:mod:`spikeopt.convex.cv`): small data sets are then judged
+   on all their sequences, not on a validation split of a few dozen. An ``auto`` path whose best
+   point is its last is extended downwards (:func:`spikeopt.convex.path.extend`).
+4. Keep the point with the best score. Points whose solve stopped short of
    ``tol`` are recorded but not eligible, unless ``allow_unconverged``; if no point is eligible
    (e.g. the single point of a float ``reg``), :class:`UnconvergedSolveError` says what to do.
 5. Optionally grow the dictionary at the selected ``reg`` by column generation
@@ -30,8 +35,10 @@ import numpy as np
 import torch
 
 from spikeopt.convex.column_generation import grow_dictionary
+from spikeopt.convex.cv import CV_BELOW_VAL, CV_FOLDS, FoldPath, pooled
 from spikeopt.convex.dictionary import LAYOUT_OF_READOUT, SpikeDictionary, build_dictionary, stack_row_weights, stack_targets
-from spikeopt.convex.path import AUTO, NEEDS_VALIDATION, PathPoint, check_reg_spec, path_regs, select, stop_early
+from spikeopt.convex.path import (AUTO, AUTO_POINTS, NEEDS_VALIDATION, PathPoint, check_reg_spec, extend, path_regs, select,
+                                  stop_early)
 from spikeopt.convex.reconstruct import reconstruct
 from spikeopt.convex.solution import ConvergenceWarning, ConvexSolution
 from spikeopt.convex.solver import reg_max, solve
@@ -83,6 +90,30 @@ def _problem(task: Task, train: SequenceData, layout: str, loss_name: str, inter
     return _Problem(np.concatenate(blocks, axis=1), "squared", weights, intercept)
 
 
+def selection_mode(requested: str, task: Task, layout: str, val: SequenceData | None, n_train: int,
+                   path: bool) -> str:
+    """``"val"`` or ``"cv"``: how the points of a reg path are scored (``requested``: auto, val or cv).
+
+    Cross-validation on dictionary rows needs one row per sequence (``final``/``integrate``
+    layouts), one head and at least ``CV_FOLDS`` training sequences; ``auto`` uses it where the
+    validation split is missing or smaller than ``CV_BELOW_VAL``.
+    """
+    possible = layout != "trajectory" and len(task.heads) == 1 and n_train >= CV_FOLDS
+    if requested == "cv" and not possible:
+        raise ValueError(
+            f"convex.select='cv' scores held-out dictionary rows, which needs one row per sequence (a final or "
+            f"integrate readout; this run's layout is {layout!r}), one head (the task has {len(task.heads)}) and "
+            f"at least {CV_FOLDS} training sequences ({n_train}); use convex.select=val or auto"
+        )
+    if not path:
+        return "val"
+    if requested == "cv" or (requested == "auto" and possible and (val is None or len(val) < CV_BELOW_VAL)):
+        return "cv"
+    if val is None:
+        raise ValueError(NEEDS_VALIDATION)
+    return "val"
+
+
 def run_convex_stage(
     task: Task,
     train: SequenceData,
@@ -107,10 +138,10 @@ def run_convex_stage(
     if val is not None and len(val) == 0:
         val = None
     spec = check_reg_spec(cfg.reg)
-    if val is None and (spec == AUTO or (isinstance(spec, list) and len(set(spec)) > 1)):
-        raise ValueError(NEEDS_VALIDATION)  # refuse before any solve, not after the whole path
     readout = readout or task.readout
     layout = LAYOUT_OF_READOUT[readout]
+    is_path = spec == AUTO or (isinstance(spec, list) and len(set(spec)) > 1)
+    mode = selection_mode(cfg.select, task, layout, val, len(train), is_path)  # refuses before any solve
     t0 = time.perf_counter()
     if dictionary is None:
         dictionary = build_dictionary(witnesses, train.x, layout, cfg.chunk_size, device=device, leak=leak,
@@ -123,11 +154,14 @@ def run_convex_stage(
     top = reg_max(dictionary.atoms, prob.y, prob.loss, sample_weight=prob.weights, intercept=prob.intercept) \
         if spec == AUTO else None
     regs = path_regs(spec, top)
+    folds = FoldPath(dictionary.atoms, stack_targets(train.y, layout)[:, 0], prob.y, prob.loss, prob.intercept, CV_FOLDS, seed, cfg.tol, cfg.max_iter) if mode == "cv" else None
     points, models, sols, skipped = [], [], [], []
-    warm, solve_s = None, 0.0
+    warm, solve_s, cv_s = None, 0.0, 0.0
     t2 = time.perf_counter()
-    for i, reg in enumerate(regs):  # largest first, each solve warm-started from the previous one
-        if spec == AUTO and val is not None and stop_early(points):
+    i = 0
+    while i < len(regs):  # largest first, each solve warm-started from the previous one
+        reg = regs[i]
+        if spec == AUTO and stop_early(points):
             skipped = regs[i:]
             break
         ts = time.perf_counter()
@@ -139,15 +173,26 @@ def run_convex_stage(
         warm = sol
         model, report = reconstruct(witnesses, dictionary, sol.coef, sol.intercept, readout, cfg.merge)
         model = model.to(device)
-        points.append(PathPoint(
+        point = PathPoint(
             reg=sol.reg, primal=sol.primal, dual=sol.dual, gap=sol.gap, converged=sol.converged,
             n_iter=sol.n_iter, time_s=sol.time, active_atoms=report.active_atoms, subnetworks=report.subnetworks,
             train=task.evaluate(model, train), val=task.evaluate(model, val) if val is not None else None,
             val_loss=validation_loss(task, model, val),
             eligible=sol.converged or cfg.allow_unconverged,
-        ))
+        )
+        if folds is not None:
+            fold = folds.score(reg)
+            cv_s += fold.time_s
+            point.cv = pooled(fold, point.val["accuracy"] if point.val else None, point.val_loss,
+                              len(val) if val is not None else 0)
+        points.append(point)
         sols.append(sol)
         models.append((model, report))
+        i += 1
+        if i == len(regs) and spec == AUTO:
+            more = extend(points, regs, top)
+            if more is not None:
+                regs.append(more)
     t3 = time.perf_counter()
     if not any(p.eligible for p in points):
         closest = min(sols, key=lambda s: s.gap)
@@ -213,15 +258,20 @@ def run_convex_stage(
         "path": [p.as_dict() for p in points],
         "selection": {
             "reg_spec": spec, "reg_max": top, "selected_reg": solution.reg,
-            "metric": None if len(points) == 1 else f"val.{next(iter(points[chosen].val or {'?': 0}))}",
+            "mode": mode,
+            "metric": None if len(points) == 1 else (
+                f"{CV_FOLDS}-fold cross-validated accuracy on the training dictionary pooled with val.accuracy"
+                if mode == "cv" else f"val.{next(iter(points[chosen].val or {'?': 0}))}"),
             "rule": "single reg" if len(points) == 1 else
-                    "best validation headline metric among eligible points; ties to the larger reg",
+                    "best score among eligible points; ties to the lower held-out loss, then the larger reg",
+            "extended_below_grid": max(0, len(points) + len(skipped) - AUTO_POINTS) if spec == AUTO else 0,
             "excluded_unconverged": excluded,
             "skipped_after_validation_drop": skipped,
         },
         "dictionary": final_dictionary.summary(),
         "reconstruction": report.as_dict(),
-        "timings": {"dictionary_s": t1 - t0, "solve_s": solve_s, "path_evaluate_s": t3 - t2 - solve_s,
+        "timings": {"dictionary_s": t1 - t0, "solve_s": solve_s, "cv_s": cv_s,
+                    "path_evaluate_s": t3 - t2 - solve_s - cv_s,
                     "grow_s": t4 - t3, "reconstruct_s": time.perf_counter() - t4},
     })
     return model, info

@@ -24,6 +24,7 @@ from typing import Any, Callable
 import torch
 
 from spikeopt.convex.calibrate import calibrated_witnesses
+from spikeopt.convex.cv import SELECT_MODES
 from spikeopt.convex.dictionary import LAYOUT_OF_READOUT, SpikeDictionary, fill_dictionary
 from spikeopt.convex.path import check_reg_spec
 from spikeopt.convex.witnesses import gaussian_witnesses, trained_witnesses
@@ -54,8 +55,11 @@ class ConvexConfig:
     ``atoms=None`` rolls one block of ``model.subnetworks x model.width`` witnesses (the paper's).
     ``progress`` prints one-line updates on stderr while a long dictionary is built.
 
-    ``reg``: one value, a list (a path, selected on validation) or ``"auto"`` (a path scaled to
-    ``reg_max``, see :mod:`spikeopt.convex.path`). ``allow_unconverged``: keep a solve that stopped
+    ``reg``: one value, a list (a path) or ``"auto"`` (a path scaled to ``reg_max``, see
+    :mod:`spikeopt.convex.path`). ``select``: how a path's points are scored: ``"val"`` (the
+    validation split), ``"cv"`` (5-fold cross-validation on the dictionary's rows pooled with the
+    validation split, :mod:`spikeopt.convex.cv`) or ``"auto"`` (cv where the validation split has
+    fewer than 250 sequences and the layout allows it, else val). ``allow_unconverged``: keep a solve that stopped
     short of ``tol`` (recorded with its gap) instead of refusing it. ``grow_rounds`` > 0 grows the
     dictionary by column generation at the selected reg: each round prices ``grow_candidates`` fresh
     witness subnetworks of the dictionary's own kind (``witnesses``) and adds up to ``grow_add``
@@ -63,6 +67,7 @@ class ConvexConfig:
     """
 
     reg: float | list[float] | str = "auto"
+    select: str = "auto"
     loss: str = "cross_entropy"
     tol: float = 1e-6
     max_iter: int = 20000
@@ -95,6 +100,8 @@ class ConvexConfig:
                 setattr(self, name, value)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"convex.{name} must be an integer >= {low}, got {value!r}")
+        if self.select not in SELECT_MODES:
+            raise ValueError(f"unknown convex.select {self.select!r}; valid: {', '.join(SELECT_MODES)}")
         if self.loss not in CONVEX_LOSSES:
             raise ValueError(f"unknown convex loss {self.loss!r}; valid: {', '.join(CONVEX_LOSSES)}")
         if not self.tol > 0:
