@@ -36,9 +36,24 @@ import torch
 
 from spikeopt.convex.column_generation import grow_dictionary
 from spikeopt.convex.cv import CV_BELOW_VAL, CV_FOLDS, FoldPath, pooled
-from spikeopt.convex.dictionary import LAYOUT_OF_READOUT, SpikeDictionary, build_dictionary, stack_row_weights, stack_targets
-from spikeopt.convex.path import (AUTO, AUTO_POINTS, NEEDS_VALIDATION, PathPoint, check_reg_spec, extend, path_regs, select,
-                                  stop_early)
+from spikeopt.convex.dictionary import (
+    LAYOUT_OF_READOUT,
+    SpikeDictionary,
+    build_dictionary,
+    stack_row_weights,
+    stack_targets,
+)
+from spikeopt.convex.path import (
+    AUTO,
+    AUTO_POINTS,
+    NEEDS_VALIDATION,
+    PathPoint,
+    check_reg_spec,
+    extend,
+    path_regs,
+    select,
+    stop_early,
+)
 from spikeopt.convex.reconstruct import reconstruct
 from spikeopt.convex.solution import ConvergenceWarning, ConvexSolution
 from spikeopt.convex.solver import reg_max, solve

@@ -25,14 +25,18 @@ import torch
 
 from spikeopt.convex.calibrate import calibrated_witnesses
 from spikeopt.convex.cv import SELECT_MODES
-from spikeopt.convex.dictionary import LAYOUT_OF_READOUT, SpikeDictionary, fill_dictionary
+from spikeopt.convex.dictionary import (
+    LAYOUT_OF_READOUT,
+    SpikeDictionary,
+    fill_dictionary,
+)
 from spikeopt.convex.path import check_reg_spec
 from spikeopt.convex.witnesses import gaussian_witnesses, trained_witnesses
 from spikeopt.snn.config import ModelConfig
 from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task
-from spikeopt.train.convex_stage import run_convex_stage
 from spikeopt.train.admm import ADMMConfig, method_admm
+from spikeopt.train.convex_stage import run_convex_stage
 from spikeopt.train.sast import SASTConfig, method_sast
 from spikeopt.train.surrogate import SGConfig, train_sg
 
