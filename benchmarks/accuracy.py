@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                              "metrics": result["metrics"], "certificate": result.get("certificate"),
                              "reconstruction": result.get("reconstruction"), "config": result["config"],
                              "selection": result.get("selection"), "path": result.get("path"),
+                             "matched_to": args.match_method if args.match_neurons and method != "logreg" else None,
                              "logreg": result.get("logreg")})
                 cert = result.get("certificate")
                 extra = f" gap {cert['gap']:.1e}" if cert else ""
