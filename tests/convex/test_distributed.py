@@ -6,8 +6,13 @@ with ``convex.solve`` on all rows in one process, with cvxpy/Clarabel, and with 
 checks of the certificate (dual feasibility over the full dictionary, primal recomputed by hand).
 """
 
+import json
+import os
 import pickle
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 from collections import namedtuple
 
 import numpy as np
@@ -219,3 +224,16 @@ def test_needs_an_initialised_process_group():
         cd.solve(np.ones((4, 2)), np.zeros(4), 0.1)
     with pytest.raises(RuntimeError, match="init_process_group"):
         cd.ShardedDesign(np.ones((4, 2)))
+
+
+def test_torchrun_example_with_two_processes():
+    """examples/distributed_solve.py under torchrun: 2 gloo processes, checked against one process."""
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(root / "src"), os.environ.get("PYTHONPATH", "")]))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(root / "examples" / "distributed_solve.py"), "--rows", "600", "--atoms", "100", "--check"]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    out = json.loads([line for line in res.stdout.splitlines() if line.startswith("{")][-1])
+    assert out["processes"] == 2 and out["rows_here"] == 300 and out["converged"] and out["gap"] <= 1e-8
+    assert max(out["one_process"]["rel_diff"].values()) <= REL
