@@ -17,6 +17,7 @@ from collections import namedtuple
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 
 from spikeopt.convex import distributed as cd
@@ -45,6 +46,9 @@ def _problem(name):
         D = (rng.random((80, 20)) < 0.4).astype(np.uint8)
         Y = np.stack([rng.integers(0, 3, 80), rng.integers(0, 2, 80)], axis=1)
         return D, Y, HEADS, None, False, 1e-2, 1e-9, 37
+    if name == "sparse":  # scipy sparse shards, 1 output, no intercept
+        D = sp.random(75, 30, density=0.15, format="csr", random_state=7, data_rvs=lambda k: np.ones(k))
+        return D, rng.standard_normal(75), "squared", None, False, 5e-3, 1e-10, 33
     if name == "compressed":  # 12 distinct rows repeated: each shard (>= 64 rows) is merged on its own
         base = (rng.random((12, 16)) < 0.5).astype(np.uint8)
         rows = rng.integers(0, 12, 180)
@@ -54,7 +58,7 @@ def _problem(name):
 
 PATH_REGS = [0.05, 0.01, 0.002]
 PATH_TOL = 1e-8
-SCENARIOS = ["squared", "ce", "multi", "compressed", "torch"]
+SCENARIOS = ["squared", "ce", "multi", "sparse", "compressed", "torch"]
 
 
 def _shard(name, rank):
@@ -78,9 +82,10 @@ def _run_all(rank):
         D, Y, loss, w, icpt, reg, tol = _shard(name, rank)
         if name == "torch":
             D = TorchDesign(torch.from_numpy(D))
+        group = torch.distributed.new_group([0, 1]) if name == "multi" else None  # an explicit group
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out[name] = cd.solve(D, Y, reg, loss, sample_weight=w, intercept=icpt, tol=tol)
+            out[name] = cd.solve(D, Y, reg, loss, sample_weight=w, intercept=icpt, tol=tol, process_group=group)
     D, Y, loss, w, icpt, _, _ = _shard("squared", rank)
     out["path"] = cd.solve_path(D, Y, PATH_REGS, loss, sample_weight=w, intercept=icpt, tol=PATH_TOL)
     out["reg_max"] = cd.reg_max(D, Y, loss, sample_weight=w, intercept=icpt)
@@ -169,6 +174,7 @@ def test_two_processes_give_the_one_process_solution_and_certificate(ranks, name
 
     D, Y, loss, w, icpt, reg, tol, _ = _problem(name)
     one = solve(D, Y, reg, loss, sample_weight=w, intercept=icpt, tol=tol)
+    D = D.toarray() if sp.issparse(D) else D
     got = [r[name] for r in ranks]
     for s in got:
         assert s.converged and s.gap <= tol

@@ -69,6 +69,7 @@ class _Comm:
         self.group = group
         self.rank = dist.get_rank(group)
         self.world = dist.get_world_size(group)
+        self.first = 0 if group is None else dist.get_global_rank(group, 0)  # broadcast source
         backend = str(dist.get_backend(group)).lower()
         self.device = torch.device("cuda", torch.cuda.current_device()) if backend == "nccl" else torch.device("cpu")
 
@@ -79,7 +80,7 @@ class _Comm:
         """Elementwise float64 sum over processes; the same bits on every process (broadcast from the first)."""
         t = self._tensor(np.asarray(x, dtype=np.float64))
         dist.all_reduce(t, op=dist.ReduceOp.SUM, group=self.group)
-        dist.broadcast(t, group=self.group, group_src=0)
+        dist.broadcast(t, src=self.first, group=self.group)
         return t.cpu().numpy()
 
     def gather(self, x: np.ndarray, counts: Sequence[int] | None = None) -> list[np.ndarray]:
