@@ -39,7 +39,7 @@ def _problem(name):
         D = rng.random((70, 18)).astype(np.float32)
         Y = rng.standard_normal((70, 2))
         return D, Y, "squared", rng.uniform(0.2, 2.0, 70), True, 0.02, 1e-10, 40
-    if name in ("ce", "torch"):  # binary atoms, 3 classes, weights
+    if name == "ce":  # binary atoms, 3 classes, weights
         D = (rng.random((90, 25)) < 0.4).astype(np.uint8)
         return D, rng.integers(0, 3, 90), "cross_entropy", rng.uniform(0.5, 1.5, 90), True, 5e-3, 1e-9, 50
     if name == "multi":  # two heads, no intercept
@@ -49,7 +49,7 @@ def _problem(name):
     if name == "sparse":  # scipy sparse shards, 1 output, no intercept
         D = sp.random(75, 30, density=0.15, format="csr", random_state=7, data_rvs=lambda k: np.ones(k))
         return D, rng.standard_normal(75), "squared", None, False, 5e-3, 1e-10, 33
-    if name == "compressed":  # 12 distinct rows repeated: each shard (>= 64 rows) is merged on its own
+    if name in ("compressed", "torch"):  # 12 distinct rows repeated: each shard (>= 64 rows) is merged on its own
         base = (rng.random((12, 16)) < 0.5).astype(np.uint8)
         rows = rng.integers(0, 12, 180)
         return base[rows], rows % 3, "cross_entropy", rng.uniform(0.5, 1.5, 180), True, 5e-3, 1e-9, 100
@@ -80,7 +80,7 @@ def _run_all(rank):
     out = {}
     for name in SCENARIOS:
         D, Y, loss, w, icpt, reg, tol = _shard(name, rank)
-        if name == "torch":
+        if name == "torch":  # shards as torch tensors: merged and multiplied by the torch path
             D = TorchDesign(torch.from_numpy(D))
         group = torch.distributed.new_group([0, 1]) if name == "multi" else None  # an explicit group
         with warnings.catch_warnings():
