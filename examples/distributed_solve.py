@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -84,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             "active": int(sol.active.size), "n_passes": round(sol.n_passes, 1),
             "wall_s": round(time.perf_counter() - t0, 3), "cpu_s_rank0": round(time.process_time() - c0, 3),
         }
+        mem = [None] * world  # per process: dictionary MiB held, peak resident MiB (Linux ru_maxrss is KiB)
+        dist.all_gather_object(mem, (D.nbytes / 2**20, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+        out["dict_mib"] = [round(m[0], 1) for m in mem]
+        out["peak_rss_mib"] = [round(m[1], 1) for m in mem]
         ok = sol.converged
         if args.check and rank == 0:
             Dall, yall = make_rows(0, args.rows, args.atoms, args.classes, args.seed)
