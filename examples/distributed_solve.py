@@ -39,15 +39,15 @@ def make_rows(lo: int, hi: int, atoms: int, classes: int, seed: int) -> tuple[np
     """Rows ``lo:hi`` of the global problem: ``(D uint8, labels)``; the same rows whoever makes them."""
     W = np.random.default_rng([seed, 1 << 30]).standard_normal((atoms, classes))
     W[np.random.default_rng([seed, 1 << 31]).random(atoms) > 0.05] = 0.0  # 5% of the atoms matter
-    Ds, ys = [], []
+    D_out, y_out = np.empty((hi - lo, atoms), dtype=np.uint8), np.empty(hi - lo, dtype=np.int64)
     for chunk in range(lo // _CHUNK, (hi - 1) // _CHUNK + 1):
         rng = np.random.default_rng([seed, chunk])
         D = (rng.random((_CHUNK, atoms)) < 0.2).astype(np.uint8)
         y = np.argmax(D @ W + 0.5 * rng.standard_normal((_CHUNK, classes)), axis=1)
-        a, b = max(lo, chunk * _CHUNK) - chunk * _CHUNK, min(hi, (chunk + 1) * _CHUNK) - chunk * _CHUNK
-        Ds.append(D[a:b])
-        ys.append(y[a:b])
-    return np.concatenate(Ds), np.concatenate(ys)
+        a, b = max(lo, chunk * _CHUNK), min(hi, (chunk + 1) * _CHUNK)  # global rows of this chunk kept here
+        D_out[a - lo:b - lo] = D[a - chunk * _CHUNK:b - chunk * _CHUNK]
+        y_out[a - lo:b - lo] = y[a - chunk * _CHUNK:b - chunk * _CHUNK]
+    return D_out, y_out
 
 
 def main(argv: list[str] | None = None) -> int:

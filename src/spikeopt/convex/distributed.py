@@ -138,6 +138,10 @@ class ShardedDesign(Design):
     ``local`` is anything :class:`.design.Design` accepts (numpy, scipy sparse, a torch tensor --
     kept on its GPU) or a ``Design``. Every process of ``process_group`` (default: the default
     group) must build its ``ShardedDesign`` at the same point of the program, with the same ``p``.
+
+    :func:`solve` is the usual entry. ``convex.solve(ShardedDesign(D_local), Y_all, ...,
+    compress_rows=False)`` also works, with the targets (and weights) of *all* rows on every
+    process; row compression needs :func:`solve` (a shard cannot see the other shards' rows).
     """
 
     def __init__(self, local: Any, process_group=None):
