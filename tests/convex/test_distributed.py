@@ -39,7 +39,7 @@ def _problem(name):
         D = rng.random((70, 18)).astype(np.float32)
         Y = rng.standard_normal((70, 2))
         return D, Y, "squared", rng.uniform(0.2, 2.0, 70), True, 0.02, 1e-10, 40
-    if name == "ce":  # binary atoms, 3 classes, weights
+    if name in ("ce", "mixed"):  # binary atoms, 3 classes, weights
         D = (rng.random((90, 25)) < 0.4).astype(np.uint8)
         return D, rng.integers(0, 3, 90), "cross_entropy", rng.uniform(0.5, 1.5, 90), True, 5e-3, 1e-9, 50
     if name == "multi":  # two heads, no intercept
@@ -58,7 +58,7 @@ def _problem(name):
 
 PATH_REGS = [0.05, 0.01, 0.002]
 PATH_TOL = 1e-8
-SCENARIOS = ["squared", "ce", "multi", "sparse", "compressed", "torch"]
+SCENARIOS = ["squared", "ce", "multi", "sparse", "compressed", "torch", "mixed"]
 
 
 def _shard(name, rank):
@@ -82,6 +82,8 @@ def _run_all(rank):
         D, Y, loss, w, icpt, reg, tol = _shard(name, rank)
         if name == "torch":  # shards as torch tensors: merged and multiplied by the torch path
             D = TorchDesign(torch.from_numpy(D))
+        if name == "mixed":  # different storage per process: float32 rows here, a scipy matrix (-> float64) there
+            D = D.astype(np.float32) if rank == 0 else sp.csr_matrix(D.astype(float))
         group = torch.distributed.new_group([0, 1]) if name == "multi" else None  # an explicit group
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
