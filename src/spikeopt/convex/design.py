@@ -19,6 +19,7 @@ column and summing the squares, the error of the row ``D_j^T Theta`` in 2-norm i
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -66,8 +67,25 @@ def _compact_dense(D: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(D, dtype=np.float64)
 
 
+def _on_accelerator(D: Any) -> bool:
+    """A torch tensor on a device other than the CPU (kept there by :class:`.torch_design.TorchDesign`)."""
+    torch = sys.modules.get("torch")  # a tensor implies torch is imported; never import it here
+    return torch is not None and isinstance(D, torch.Tensor) and D.device.type != "cpu"
+
+
 class Design:
-    """A validated ``n x p`` design: dense compact numpy array or float64 CSC sparse matrix."""
+    """A validated ``n x p`` design: dense compact numpy array or float64 CSC sparse matrix.
+
+    A torch tensor on an accelerator (CUDA) is not moved: ``Design(D)`` then returns a
+    :class:`.torch_design.TorchDesign`, whose full passes run on that device.
+    """
+
+    def __new__(cls, D: Any = None, *args, **kwargs):
+        if cls is Design and _on_accelerator(D):
+            from .torch_design import TorchDesign
+
+            return super().__new__(TorchDesign)
+        return super().__new__(cls)
 
     def __init__(self, D: Any):
         D = _torch_to_numpy(D)
