@@ -85,6 +85,11 @@ BASE = [
 DEFAULTS = ["sg.progress=false", "finetune.progress=false", "convex.progress=false"]
 
 
+def save(out: str, base: list[str], rows: list[dict]) -> None:
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    write_json({"command": " ".join(sys.argv), "meta": run_meta(), "base": base, "rows": rows}, out)
+
+
 def matched_size(path: str | None, method: str, suite: str, seed: int, cfg: RunConfig) -> list[str]:
     """``model.subnetworks`` overrides giving this run the hidden neurons of ``method``'s network in ``path``."""
     import json
@@ -150,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                              "selection": result.get("selection"), "path": result.get("path"),
                              "matched_to": args.match_method if args.match_neurons and method != "logreg" else None,
                              "logreg": result.get("logreg")})
+                save(args.out, base + args.set, rows)  # after every run: a long benchmark cut short keeps its rows
                 cert = result.get("certificate")
                 extra = f" gap {cert['gap']:.1e}" if cert else ""
                 print(f"{suite:6} {method:7} seed {seed}: "
@@ -164,8 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n| suite | " + " | ".join(args.methods) + " |\n|---|" + "---|" * len(args.methods))
     for suite, by_method in table.items():
         print(f"| {suite} | " + " | ".join(by_method.get(m, "-") for m in args.methods) + " |")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    write_json({"command": " ".join(sys.argv), "meta": run_meta(), "base": base + args.set, "rows": rows}, args.out)
+    save(args.out, base + args.set, rows)
     print(f"written {args.out}")
     return 0
 
