@@ -1,4 +1,4 @@
-"""The ``spikeopt`` command: train, list tasks, certify convex solutions.
+"""The ``spikeopt`` command: train, list tasks, certify convex solutions, export and plot.
 
 Task options become flags of their own once ``--task`` is known (``spikeopt train --task addition
 --base 3 --help`` lists them); every other setting has a flag or can be set with ``--set a.b=v``.
@@ -346,17 +346,31 @@ def cmd_reproduce(argv: list[str]) -> int:
     return run_reproduce(argv)
 
 
+def cmd_export(argv: list[str]) -> int:
+    from spikeopt.export.commands import cmd_export as run_export
+
+    return run_export(argv)
+
+
+def cmd_plot(argv: list[str]) -> int:
+    from spikeopt.plots.commands import cmd_plot as run_plot
+
+    return run_plot(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"train": cmd_train, "tasks": cmd_tasks, "certify": cmd_certify,
-                "results": cmd_results, "reproduce": cmd_reproduce}
+                "results": cmd_results, "reproduce": cmd_reproduce, "export": cmd_export, "plot": cmd_plot}
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
         print("usage: spikeopt {" + ",".join(commands) + "} [options]\n\n"
               "  train    train one model on a task with a method and write a JSON result\n"
               "  tasks    list the tasks and their options\n"
               "  certify  convex readouts for several subnetwork counts: accuracy, primal, dual, gap\n"
               "  results  query a sweep's run database and export it as CSV or JSON\n"
-              "  reproduce  run the paper's Tables 1-6 (--quick/--full, --only tableN) into a report\n\n"
+              "  reproduce  run the paper's Tables 1-6 (--quick/--full, --only tableN) into a report\n"
+              "  export   write a saved network as a NIR graph (--format nir)\n"
+              "  plot     raster/membrane, dictionary, solver-path and training-curve plots (PNG)\n\n"
               "`spikeopt <command> --help` shows a command's options.")
         if argv and argv[0] not in ("-h", "--help"):
             print(f"\nerror: unknown command {argv[0]!r}", file=sys.stderr)
