@@ -199,7 +199,7 @@ def test_lif_parameters_follow_snntorch_convention():
     np.testing.assert_allclose(lif.r, 1 / (1 - beta), rtol=1e-6)
     np.testing.assert_array_equal(lif.v_leak, 0.0)
     np.testing.assert_array_equal(lif.v_reset, 0.0)
-    np.testing.assert_array_equal(lif.v_threshold, 0.7)
+    np.testing.assert_allclose(lif.v_threshold, 0.7, rtol=1e-6)
 
 
 def test_bad_arguments_are_named():
