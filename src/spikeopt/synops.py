@@ -1,0 +1,105 @@
+"""Spike counts, synaptic operations (SynOps) and an energy estimate of a trained network.
+
+Why: methods that reach the same accuracy can differ tenfold in spikes, and spikes are what
+neuromorphic hardware pays for. Every result carries these numbers beside its accuracy.
+
+What is counted, per sample (one inference over ``T`` steps), on the inputs given:
+
+- **input synapses** (input -> first layer): every nonzero entry of the (delayed) input drives all
+  ``K * width`` first-layer neurons. Binary inputs (events, 0/1) make these accumulates (AC); real
+  inputs make them multiply-accumulates (MAC).
+- **hidden synapses** (layer ``l-1`` -> ``l``): every spike drives the ``width`` neurons of its own
+  subnetwork's next layer: ACs.
+- **readout synapses**: every spike the readout reads drives ``out_features`` outputs (ACs). The
+  ``final`` readout reads only the last step's spikes; ``per_step`` and ``integrate`` read every step.
+- **neuron updates**: one leak multiply-add (``beta * u + I``) per neuron per step (MACs), plus the
+  integrating readout's leak per output per step.
+
+``synops`` is the sum of synaptic events (input, hidden and readout). ``dense_macs`` is what the same
+architecture would do as a non-spiking network (every synapse every step) -- the usual peer.
+
+Energy uses 45 nm CMOS figures for 32-bit floating point from M. Horowitz, "Computing's energy
+problem (and what we can do about it)", ISSCC 2014, pp. 10-14: add 0.9 pJ, multiply 3.7 pJ, so an
+AC costs 0.9 pJ and a MAC 4.6 pJ. Memory access (often the larger cost) is not included; the
+constants are in :data:`ENERGY_PJ` and can be replaced by a chip's own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from spikeopt.snn.lif import lif_rollout
+from spikeopt.snn.network import ParallelLIFSNN
+
+ENERGY_PJ = {"ac": 0.9, "mac": 4.6}
+ENERGY_SOURCE = ("Horowitz, 'Computing's energy problem (and what we can do about it)', ISSCC 2014: "
+                 "45 nm, 32-bit float add 0.9 pJ, multiply 3.7 pJ (MAC = 4.6 pJ); memory access not included")
+
+
+@torch.no_grad()
+def layer_spikes(model: ParallelLIFSNN, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+    """The delayed input ``[T, B, F*D]`` and every hidden layer's hard spikes ``[T, B, K, width]``."""
+    model.check_input(x)
+    x = x.to(model.weights[0].dtype)
+    h, _ = model.delayed(x)
+    inputs, out = h, []
+    for layer in range(model.depth):
+        cur = model.layer_currents(layer, h)
+        h, _, _ = lif_rollout(cur, model.beta[layer], model.threshold[layer], model.reset_mechanism)
+        out.append(h)
+    return inputs, out
+
+
+def count_operations(model: ParallelLIFSNN, x: Tensor, batch_size: int = 512) -> dict[str, Any]:
+    """Spike counts, SynOps and energy per sample on ``x [T, N, in_features]`` (see the module docstring)."""
+    if not isinstance(model, ParallelLIFSNN):
+        raise TypeError(f"model must be a spikeopt ParallelLIFSNN, got {type(model).__name__}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    model.check_input(x)
+    steps, samples = x.shape[0], x.shape[1]
+    k, m, depth, outs = model.subnetworks, model.width, model.depth, model.out_features
+    binary = bool(((x == 0) | (x == 1)).all())
+    nonzero_inputs = 0.0
+    spikes = torch.zeros(depth, dtype=torch.float64)
+    read_spikes = 0.0
+    device = model.weights[0].device
+    for start in range(0, samples, batch_size):
+        inputs, hidden = layer_spikes(model, x[:, start:start + batch_size].to(device))
+        nonzero_inputs += float((inputs != 0).sum())
+        for layer, s in enumerate(hidden):
+            spikes[layer] += float(s.sum())
+        last = hidden[-1]
+        read_spikes += float((last[-1] if model.readout == "final" else last).sum())
+    per = 1.0 / samples
+    spikes_per = (spikes * per).tolist()
+    input_ops = nonzero_inputs * per * k * m
+    hidden_ops = float(sum(spikes_per[:-1])) * m
+    readout_ops = read_spikes * per * outs
+    neuron_updates = steps * k * m * depth + (steps * outs if model.readout == "integrate" else 0)
+    synaptic_ac = hidden_ops + readout_ops + (input_ops if binary else 0.0)
+    synaptic_mac = 0.0 if binary else input_ops
+    fan_in0 = model.in_features * len(model.delays)
+    readout_steps = 1 if model.readout == "final" else steps
+    dense = steps * k * m * (fan_in0 + m * (depth - 1)) + readout_steps * k * m * outs
+    synaptic_pj = synaptic_ac * ENERGY_PJ["ac"] + synaptic_mac * ENERGY_PJ["mac"]
+    neuron_pj = neuron_updates * ENERGY_PJ["mac"]
+    total = input_ops + hidden_ops + readout_ops
+    return {
+        "samples": samples,
+        "steps": steps,
+        "binary_input": binary,
+        "spikes_per_sample": {f"layer{i}": v for i, v in enumerate(spikes_per)},
+        "firing_rate": {f"layer{i}": v / (steps * k * m) for i, v in enumerate(spikes_per)},
+        "synops_per_sample": {"input": input_ops, "hidden": hidden_ops, "readout": readout_ops, "total": total},
+        "synops_per_sample_step": total / steps,
+        "ops_per_sample": {"synaptic_ac": synaptic_ac, "synaptic_mac": synaptic_mac, "neuron_mac": neuron_updates},
+        "dense_macs_per_sample": dense,
+        "energy_pj_per_sample": {"synaptic": synaptic_pj, "neuron": neuron_pj, "total": synaptic_pj + neuron_pj,
+                                 "dense_equivalent": dense * ENERGY_PJ["mac"]},
+        "energy_constants_pj": dict(ENERGY_PJ),
+        "energy_source": ENERGY_SOURCE,
+    }
