@@ -31,26 +31,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from spikeopt.snn.lif import lif_rollout
+from spikeopt.probe import record_layers
 from spikeopt.snn.network import ParallelLIFSNN
 
 ENERGY_PJ = {"ac": 0.9, "mac": 4.6}
 ENERGY_SOURCE = ("Horowitz, 'Computing's energy problem (and what we can do about it)', ISSCC 2014: "
                  "45 nm, 32-bit float add 0.9 pJ, multiply 3.7 pJ (MAC = 4.6 pJ); memory access not included")
-
-
-@torch.no_grad()
-def layer_spikes(model: ParallelLIFSNN, x: Tensor) -> tuple[Tensor, list[Tensor]]:
-    """The delayed input ``[T, B, F*D]`` and every hidden layer's hard spikes ``[T, B, K, width]``."""
-    model.check_input(x)
-    x = x.to(model.weights[0].dtype)
-    h, _ = model.delayed(x)
-    inputs, out = h, []
-    for layer in range(model.depth):
-        cur = model.layer_currents(layer, h)
-        h, _, _ = lif_rollout(cur, model.beta[layer], model.threshold[layer], model.reset_mechanism)
-        out.append(h)
-    return inputs, out
 
 
 def count_operations(model: ParallelLIFSNN, x: Tensor, batch_size: int = 512) -> dict[str, Any]:
@@ -66,13 +52,12 @@ def count_operations(model: ParallelLIFSNN, x: Tensor, batch_size: int = 512) ->
     nonzero_inputs = 0.0
     spikes = torch.zeros(depth, dtype=torch.float64)
     read_spikes = 0.0
-    device = model.weights[0].device
     for start in range(0, samples, batch_size):
-        inputs, hidden = layer_spikes(model, x[:, start:start + batch_size].to(device))
+        inputs, hidden = record_layers(model, x[:, start:start + batch_size])
         nonzero_inputs += float((inputs != 0).sum())
-        for layer, s in enumerate(hidden):
-            spikes[layer] += float(s.sum())
-        last = hidden[-1]
+        for layer, rec in enumerate(hidden):
+            spikes[layer] += float(rec.spikes.sum())
+        last = hidden[-1].spikes
         read_spikes += float((last[-1] if model.readout == "final" else last).sum())
     per = 1.0 / samples
     spikes_per = (spikes * per).tolist()

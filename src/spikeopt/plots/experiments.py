@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from spikeopt.plots import pyplot
+from spikeopt.plots.ticks import log_axis
 
 # label -> (xs, means, stds or None)
 Series = dict[str, tuple[Sequence[float], Sequence[float], Sequence[float] | None]]
@@ -35,7 +36,7 @@ def line_panels(
         if chance is not None:
             ax.axhline(chance, color="grey", linestyle=":", linewidth=1)
         if logx:
-            ax.set_xscale("log")
+            log_axis(ax, [x for xs, _, _ in series.values() for x in xs])
         ax.set_title(name, fontsize=10)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
