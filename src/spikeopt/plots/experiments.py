@@ -57,6 +57,8 @@ def training_curves(path: str | Path, panels: dict[str, dict[str, list[dict[str,
     if not panels:
         raise ValueError("training_curves needs at least one panel")
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(2, len(panels), figsize=(4.2 * len(panels), 5.6), squeeze=False)
     for col, (name, runs) in enumerate(panels.items()):
         for label, records in runs.items():
@@ -70,6 +72,7 @@ def training_curves(path: str | Path, panels: dict[str, dict[str, list[dict[str,
         axes[1][col].set_ylabel("train loss")
         axes[1][col].set_xlabel("evaluation (epoch, stages concatenated)")
         for ax in axes[:, col]:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
             if runs:
                 ax.legend(fontsize=7)

@@ -32,7 +32,7 @@ def plot_raster(
     steps = x.shape[0]
     fig, axes = plt.subplots(len(layers) + 2, 1, figsize=(9, 2.2 * (len(layers) + 2)), sharex=True, squeeze=False)
     axes = axes[:, 0]
-    feats = inputs[:, 0].T.cpu().float()
+    feats = inputs[:, 0].T.cpu().float().numpy()
     axes[0].imshow(feats, aspect="auto", interpolation="nearest", cmap="viridis",
                    extent=(-0.5, steps - 0.5, feats.shape[0] - 0.5, -0.5))
     _row_ticks(axes[0], feats.shape[0])
