@@ -144,6 +144,8 @@ def _train_parser(task: str | None) -> argparse.ArgumentParser:
                    help="override any config field, e.g. --set convex.intercept=true")
     p.add_argument("--out", help="write the JSON result here")
     p.add_argument("--save", help="save the trained model to this file")
+    p.add_argument("--tensorboard", metavar="DIR", default=None,
+                   help="also write the training curves as TensorBoard scalars to DIR (needs tensorboard)")
     p.add_argument("--allow-unconverged", action="store_true",
                    help="keep a convex solve that stopped short of --tol (gap recorded) instead of refusing it")
     p.add_argument("--sam-two-batches", action="store_true",
@@ -214,12 +216,20 @@ def cmd_train(argv: list[str]) -> int:
             check_output_file(getattr(args, flag), f"--{flag}")
     check_distinct({"--out": args.out, "--save": args.save})
     check_run(config)
+    from spikeopt.experiments.metric_logs import check_tensorboard, write_metric_csvs, write_tensorboard
+
+    if args.tensorboard:
+        check_tensorboard()
     try:
         result = run(config, save=args.save)
     except KeyboardInterrupt:
         raise Interrupted("nothing was saved (a run keeps no partial state)") from None
+    logs = []
     if args.out:  # before printing: a printing problem must not lose the result
         write_json(result, args.out)
+        logs = write_metric_csvs(result, args.out)
+    if args.tensorboard:
+        write_tensorboard(result, args.tensorboard)
     print(f"task {config.task}  method {config.method}  seed {config.seed}  device {result['device']}")
     print(_format_metrics(result["metrics"]))
     if "certificate" in result:
@@ -245,9 +255,14 @@ def cmd_train(argv: list[str]) -> int:
         a = result["admm"]
         print(f"ADMM {a['iteration'][-1]} iterations: lagrangian {a['lagrangian'][-1]:.4g}  "
               f"primal residual {a['primal_residual'][-1]:.3g}  spiking train accuracy {a['train_accuracy'][-1]:.4f}")
+    so = result["synops"]
+    print(f"SynOps per sample {so['synops_per_sample']['total']:.4g} ({so['synops_per_sample_step']:.4g} per step), "
+          f"spikes per sample {sum(so['spikes_per_sample'].values()):.4g}, energy "
+          f"{so['energy_pj_per_sample']['total'] / 1e3:.4g} nJ (dense equivalent "
+          f"{so['energy_pj_per_sample']['dense_equivalent'] / 1e3:.4g} nJ; 45 nm, Horowitz 2014)")
     print("timings: " + "  ".join(f"{k} {v:.1f}s" for k, v in result["timings"].items()))
     if args.out:
-        print(f"result written to {args.out}")
+        print(f"result written to {args.out}" + (f"; curves in {', '.join(str(p) for p in logs)}" if logs else ""))
     if args.save:
         print(f"model saved to {args.save}")
     return 0
