@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task
+from spikeopt.train.lr_schedule import check_schedule, make_scheduler
 from spikeopt.train.memory import check_gradient_training
 from spikeopt.train.surrogate import prepare_training
 
@@ -88,8 +89,12 @@ class SASTConfig:
     noise_std: float = 0.3
     corruption_seed: int = 0
     progress: bool = True
+    lr_schedule: str = "constant"  # constant, cosine or step (spikeopt/train/lr_schedule.py)
+    lr_step_size: int = 10
+    lr_gamma: float = 0.1
 
     def __post_init__(self) -> None:
+        check_schedule(self.lr_schedule, self.lr_step_size, self.lr_gamma)
         self.rho = _number(self.rho, "rho", 0.0)
         if self.optimizer not in BASE_OPTIMIZERS:
             raise ValueError(f"unknown base optimizer {self.optimizer!r}; valid: {', '.join(BASE_OPTIMIZERS)}")
@@ -335,6 +340,7 @@ def train_sast(
     if not params:
         raise ValueError("the model has no trainable parameters")
     optimizer = make_optimizer(params, config)
+    scheduler = make_scheduler(optimizer, config.lr_schedule, config.epochs, config.lr_step_size, config.lr_gamma)
     order_gen = torch.Generator().manual_seed(seed)
     ascent_gen = torch.Generator().manual_seed(seed + 0x5A5A)
     history = SASTHistory()
@@ -368,7 +374,11 @@ def train_sast(
             seconds = time.perf_counter() - t0
             history.epoch_seconds.append(seconds)
             bar.set_postfix(loss=f"{loss:.4f}")
+            epoch_lr = optimizer.param_groups[0]["lr"]
+            if scheduler is not None:
+                scheduler.step()
             evaluate(epoch, loss, seconds)
+            history.records[-1]["lr"] = epoch_lr
         if config.rho == 0 and history.epoch_seconds:
             history.plain_epoch_seconds = history.median_epoch_seconds
         if val is not None:

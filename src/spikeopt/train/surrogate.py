@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task, check_labels
+from spikeopt.train.lr_schedule import check_schedule, make_scheduler
 from spikeopt.train.memory import check_gradient_training
 
 
@@ -35,8 +36,12 @@ class SGConfig:
     eval_every: int = 1
     train_hidden: bool = True
     progress: bool = True
+    lr_schedule: str = "constant"  # constant, cosine or step (spikeopt/train/lr_schedule.py)
+    lr_step_size: int = 10
+    lr_gamma: float = 0.1
 
     def __post_init__(self) -> None:
+        check_schedule(self.lr_schedule, self.lr_step_size, self.lr_gamma)
         if self.epochs < 0:
             raise ValueError(f"epochs must be >= 0, got {self.epochs}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -98,6 +103,7 @@ def train_sg(
     device, train_d = prepare_training(model, task, train, val, device)
     params = [p for p in model.parameters()] if config.train_hidden else list(model.output.parameters())
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = make_scheduler(optimizer, config.lr_schedule, config.epochs, config.lr_step_size, config.lr_gamma)
     gen = torch.Generator().manual_seed(seed)
     history = TrainHistory()
     best_state = copy.deepcopy(model.state_dict())
@@ -143,12 +149,17 @@ def train_sg(
             count += len(batch)
         mean_loss = total / count
         bar.set_postfix(loss=f"{mean_loss:.4f}")
+        epoch_lr = optimizer.param_groups[0]["lr"]
+        if scheduler is not None:
+            scheduler.step()
         if epoch % config.eval_every == 0 or epoch == config.epochs:
             stale = 0 if evaluate(epoch, mean_loss) else stale + config.eval_every
+            history.records[-1]["lr"] = epoch_lr
             if config.patience is not None and stale >= config.patience:
                 break
         else:
-            history.records.append({"epoch": epoch, "train_loss": mean_loss, "seconds": time.perf_counter() - start})
+            history.records.append({"epoch": epoch, "train_loss": mean_loss, "seconds": time.perf_counter() - start,
+                                    "lr": epoch_lr})
     if val is not None:
         model.load_state_dict(best_state)
     model.eval()
