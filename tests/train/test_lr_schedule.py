@@ -63,3 +63,11 @@ def test_bad_settings_are_named(kwargs, match):
         SGConfig(**kwargs)
     with pytest.raises(ValueError, match=match):
         SASTConfig(**kwargs)
+
+
+def test_constant_schedule_keeps_stored_run_keys():
+    from spikeopt.experiments.config import RunConfig
+
+    base = RunConfig()
+    assert base.override(["sg.lr_schedule=constant", "sast.lr_gamma=0.1"]).key() == base.key()
+    assert base.override(["sg.lr_schedule=cosine"]).key() != base.key()
