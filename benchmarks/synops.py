@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _meta import run_meta  # noqa: E402
 from accuracy import DEFAULTS, suite_spec  # noqa: E402
 
+QUIET = ["sast.progress=false", "admm.progress=false"]
 COLUMNS = ("test acc", "spikes/sample", "SynOps/sample", "SynOps/step", "energy nJ/sample", "dense-equiv. nJ")
 
 
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             for seed in args.seeds:
                 cfg = RunConfig(task=task, task_options=dict(options), method=method, seed=seed)
                 try:
-                    results.append(run(cfg.override(DEFAULTS + args.set)))
+                    results.append(run(cfg.override(DEFAULTS + QUIET + args.set)))
                 except Exception as err:  # one method failing must not lose the others
                     record["errors"][f"{suite}/{method}/{seed}"] = f"{type(err).__name__}: {err}"
                     traceback.print_exc()

@@ -69,6 +69,9 @@ def plot_dictionary(
         ax.text(0.5, 0.5, "no firing rates given", ha="center", va="center", transform=ax.transAxes)
     else:
         ax.legend(fontsize=8)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("firing rate (spikes per step)")
     ax.set_ylabel("atoms")
     ax.grid(alpha=0.3)
