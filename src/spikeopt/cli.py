@@ -144,6 +144,11 @@ def _train_parser(task: str | None) -> argparse.ArgumentParser:
                    help="override any config field, e.g. --set convex.intercept=true")
     p.add_argument("--out", help="write the JSON result here")
     p.add_argument("--save", help="save the trained model to this file")
+    p.add_argument("--checkpoint", metavar="PATH", default=None,
+                   help="SG / fine-tuning: write the training state to PATH after every epoch (PATH.finetune for "
+                        "the fine-tuning stage)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from --checkpoint PATH where a killed run stopped (starts afresh if it is absent)")
     p.add_argument("--tensorboard", metavar="DIR", default=None,
                    help="also write the training curves as TensorBoard scalars to DIR (needs tensorboard)")
     p.add_argument("--allow-unconverged", action="store_true",
@@ -173,6 +178,15 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         sets.append("convex.allow_unconverged=true")
     if getattr(args, "sam_two_batches", False):
         sets.append("sast.two_batches=true")
+    if getattr(args, "checkpoint", None):
+        if sast or (args.method or config.method) in ("admm", "cvx"):
+            raise ValueError("--checkpoint covers the SG and fine-tuning stages (methods sg, sg-sg, sg-cvx, cvx-sg); "
+                             "SAST, ADMM and the convex solve keep no mid-run checkpoints yet")
+        sets += [f"sg.checkpoint={args.checkpoint}", f"finetune.checkpoint={args.checkpoint}.finetune"]
+    if getattr(args, "resume", False):
+        if not getattr(args, "checkpoint", None):
+            raise ValueError("--resume continues from --checkpoint PATH: give the checkpoint path too")
+        sets += ["sg.resume=true", "finetune.resume=true"]
     if args.no_progress:
         sets += ["sg.progress=false", "finetune.progress=false", "admm.progress=false", "sast.progress=false",
                  "convex.progress=false"]

@@ -143,7 +143,9 @@ NEUTRAL_ADDED_FIELDS: dict[str, dict[str, Any]] = {
                "calibration_samples": 256, "max_blocks": None, "progress": True},
     "model": {"delays": "none", "readout": None, "readout_leak": 1.0},
     # a constant learning rate (the trainers' only behaviour before the schedules)
-    **{section: {"lr_schedule": "constant", "lr_step_size": 10, "lr_gamma": 0.1} for section in ("sg", "finetune", "sast")},
+    **{section: {"lr_schedule": "constant", "lr_step_size": 10, "lr_gamma": 0.1, "checkpoint": None, "resume": False}
+       for section in ("sg", "finetune")},
+    "sast": {"lr_schedule": "constant", "lr_step_size": 10, "lr_gamma": 0.1},
 }
 
 

@@ -21,6 +21,7 @@ from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task, check_labels
 from spikeopt.train.lr_schedule import check_schedule, make_scheduler
 from spikeopt.train.memory import check_gradient_training
+from spikeopt.train.resume import check_start, load_state, save_state
 
 
 @dataclass
@@ -39,6 +40,8 @@ class SGConfig:
     lr_schedule: str = "constant"  # constant, cosine or step (spikeopt/train/lr_schedule.py)
     lr_step_size: int = 10
     lr_gamma: float = 0.1
+    checkpoint: str | None = None  # written after every epoch (spikeopt/train/resume.py)
+    resume: bool = False  # continue from an existing checkpoint
 
     def __post_init__(self) -> None:
         check_schedule(self.lr_schedule, self.lr_step_size, self.lr_gamma)
@@ -126,8 +129,27 @@ def train_sg(
         history.records.append(record)
         return improved
 
-    evaluate(0, None)
-    bar = tqdm(range(1, config.epochs + 1), desc="sg", disable=not config.progress, leave=False)
+    def checkpoint(epoch: int) -> None:
+        if config.checkpoint is not None:
+            save_state(config.checkpoint, {
+                "trainer": "sg", "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": None if scheduler is None else scheduler.state_dict(), "generator": gen.get_state(),
+                "records": history.records, "best_epoch": history.best_epoch, "best_score": history.best_score,
+                "best_state": best_state, "stale": stale})
+
+    first = 1
+    if check_start(config.checkpoint, config.resume):
+        saved = load_state(config.checkpoint, "sg")
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        if scheduler is not None and saved["scheduler"] is not None:
+            scheduler.load_state_dict(saved["scheduler"])
+        gen.set_state(saved["generator"])
+        history.records, history.best_epoch, history.best_score = saved["records"], saved["best_epoch"], saved["best_score"]
+        best_state, stale, first = saved["best_state"], saved["stale"], saved["epoch"] + 1
+    else:
+        evaluate(0, None)
+    bar = tqdm(range(first, config.epochs + 1), desc="sg", disable=not config.progress, leave=False)
     for epoch in bar:
         model.train()
         order = torch.randperm(len(train_d), generator=gen).to(device)
@@ -156,10 +178,12 @@ def train_sg(
             stale = 0 if evaluate(epoch, mean_loss) else stale + config.eval_every
             history.records[-1]["lr"] = epoch_lr
             if config.patience is not None and stale >= config.patience:
+                checkpoint(config.epochs)  # stopped early: a resume has nothing left to do
                 break
         else:
             history.records.append({"epoch": epoch, "train_loss": mean_loss, "seconds": time.perf_counter() - start,
                                     "lr": epoch_lr})
+        checkpoint(epoch)
     if val is not None:
         model.load_state_dict(best_state)
     model.eval()
