@@ -39,15 +39,24 @@ ENERGY_SOURCE = ("Horowitz, 'Computing's energy problem (and what we can do abou
                  "45 nm, 32-bit float add 0.9 pJ, multiply 3.7 pJ (MAC = 4.6 pJ); memory access not included")
 
 
-def count_operations(model: ParallelLIFSNN, x: Tensor, batch_size: int = 512) -> dict[str, Any]:
-    """Spike counts, SynOps and energy per sample on ``x [T, N, in_features]`` (see the module docstring)."""
+BATCH_BYTES = 256 * 2**20  # currents, spikes and the delayed input of one batch stay below this
+
+
+def count_operations(model: ParallelLIFSNN, x: Tensor, batch_size: int | None = None) -> dict[str, Any]:
+    """Spike counts, SynOps and energy per sample on ``x [T, N, in_features]`` (see the module docstring).
+
+    ``batch_size=None`` picks the largest batch whose per-layer tensors fit in :data:`BATCH_BYTES`.
+    """
     if not isinstance(model, ParallelLIFSNN):
         raise TypeError(f"model must be a spikeopt ParallelLIFSNN, got {type(model).__name__}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
     model.check_input(x)
     steps, samples = x.shape[0], x.shape[1]
     k, m, depth, outs = model.subnetworks, model.width, model.depth, model.out_features
+    if batch_size is None:
+        per_sample = steps * (3 * k * m + model.in_features * len(model.delays)) * 8
+        batch_size = max(1, min(samples, BATCH_BYTES // per_sample))
     binary = bool(((x == 0) | (x == 1)).all())
     nonzero_inputs = 0.0
     spikes = torch.zeros(depth, dtype=torch.float64)
