@@ -55,10 +55,30 @@ def test_cli_flags(tmp_path, capsys):
             "--subnetworks", "2", "--width", "4", "--no-progress"]
     assert main([*base, "--method", "sg", "--resume"]) == 2
     assert "--checkpoint" in capsys.readouterr().err
-    assert main([*base, "--method", "sast", "--checkpoint", str(tmp_path / "c")]) == 2
-    assert "SAST" in capsys.readouterr().err
+    assert main([*base, "--method", "admm", "--checkpoint", str(tmp_path / "c")]) == 2
+    assert "ADMM" in capsys.readouterr().err
     ckpt = tmp_path / "c"
     assert main([*base, "--method", "sg-sg", "--epochs", "1", "--ft-epochs", "1", "--checkpoint", str(ckpt)]) == 0
     assert ckpt.is_file() and (tmp_path / "c.finetune").is_file()
     assert main([*base, "--method", "sg-sg", "--epochs", "2", "--ft-epochs", "1", "--checkpoint", str(ckpt),
                  "--resume", "--out", str(tmp_path / "r.json")]) == 0
+
+
+def test_sast_resumed_run_equals_the_uninterrupted_run(tmp_path):
+    from spikeopt.train.sast import SASTConfig, train_sast
+
+    def cfg(epochs, **kw):
+        return SASTConfig(epochs=epochs, lr=0.01, batch_size=16, rho=0.05, progress=False, measure_overhead=False,
+                          lr_schedule="step", lr_step_size=1, lr_gamma=0.7, **kw)
+
+    task, splits, straight = _setup()
+    full = train_sast(straight, task, splits["train"], splits["val"], cfg(4))
+    _, _, net = _setup()
+    ckpt = tmp_path / "sast.ckpt"
+    train_sast(net, task, splits["train"], splits["val"], cfg(2, checkpoint=str(ckpt)))
+    _, _, resumed_net = _setup()
+    resumed = train_sast(resumed_net, task, splits["train"], splits["val"], cfg(4, checkpoint=str(ckpt), resume=True))
+    strip = lambda recs: [{k: v for k, v in r.items() if "seconds" not in k} for r in recs]  # noqa: E731
+    assert strip(resumed.records) == strip(full.records)
+    for a, b in zip(straight.parameters(), resumed_net.parameters()):
+        assert (a == b).all()

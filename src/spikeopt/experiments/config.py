@@ -145,7 +145,7 @@ NEUTRAL_ADDED_FIELDS: dict[str, dict[str, Any]] = {
     # a constant learning rate (the trainers' only behaviour before the schedules)
     **{section: {"lr_schedule": "constant", "lr_step_size": 10, "lr_gamma": 0.1, "checkpoint": None, "resume": False}
        for section in ("sg", "finetune")},
-    "sast": {"lr_schedule": "constant", "lr_step_size": 10, "lr_gamma": 0.1},
+    "sast": {"lr_schedule": "constant", "lr_step_size": 10, "lr_gamma": 0.1, "checkpoint": None, "resume": False},
 }
 
 
