@@ -29,12 +29,13 @@ def test_hand_computed_binary_input():
     assert r["binary_input"] is True
     assert r["spikes_per_sample"] == {"layer0": 2.0, "layer1": 2.0}
     assert r["firing_rate"]["layer0"] == pytest.approx(2 / 6)
-    # 2 input events x 2 neurons; 2 layer-0 spikes x width 1; the final readout reads 1 spike x 3 outputs
-    assert r["synops_per_sample"] == {"input": 4.0, "hidden": 2.0, "readout": 3.0, "total": 9.0}
-    assert r["synops_per_sample_step"] == pytest.approx(3.0)
-    assert r["ops_per_sample"] == {"synaptic_ac": 9.0, "synaptic_mac": 0.0, "neuron_mac": 12}
+    # 2 input events x 1 synapse (subnetwork 1's input weight is 0: no synapse); 2 layer-0 spikes x
+    # 1 synapse; the final readout reads 1 spike x 3 outputs
+    assert r["synops_per_sample"] == {"input": 2.0, "hidden": 2.0, "readout": 3.0, "total": 7.0}
+    assert r["synops_per_sample_step"] == pytest.approx(7 / 3)
+    assert r["ops_per_sample"] == {"synaptic_ac": 7.0, "synaptic_mac": 0.0, "neuron_mac": 12}
     assert r["dense_macs_per_sample"] == 3 * 2 * (1 + 1) + 2 * 3
-    assert r["energy_pj_per_sample"]["synaptic"] == pytest.approx(9 * 0.9)
+    assert r["energy_pj_per_sample"]["synaptic"] == pytest.approx(7 * 0.9)
     assert r["energy_pj_per_sample"]["neuron"] == pytest.approx(12 * 4.6)
     assert ENERGY_PJ == {"ac": 0.9, "mac": 4.6} and "Horowitz" in r["energy_source"]
 
@@ -45,9 +46,18 @@ def test_hand_computed_real_input_and_per_step_readout():
     r = count_operations(_hand_net("per_step"), x)
     assert r["binary_input"] is False
     assert r["spikes_per_sample"] == {"layer0": 1.0, "layer1": 1.0}
-    assert r["synops_per_sample"] == {"input": 4.0, "hidden": 1.0, "readout": 3.0, "total": 8.0}
-    assert r["ops_per_sample"]["synaptic_mac"] == 4.0 and r["ops_per_sample"]["synaptic_ac"] == 4.0
-    assert r["energy_pj_per_sample"]["synaptic"] == pytest.approx(4 * 4.6 + 4 * 0.9)
+    assert r["synops_per_sample"] == {"input": 2.0, "hidden": 1.0, "readout": 3.0, "total": 6.0}
+    assert r["ops_per_sample"]["synaptic_mac"] == 2.0 and r["ops_per_sample"]["synaptic_ac"] == 4.0
+    assert r["energy_pj_per_sample"]["synaptic"] == pytest.approx(2 * 4.6 + 4 * 0.9)
+
+
+def test_zero_readout_weights_are_no_synapses():
+    net = _hand_net()
+    with torch.no_grad():
+        net.output.weight[:2, 0] = 0.0  # the firing neuron now reaches 1 of the 3 outputs
+    r = count_operations(net, torch.tensor([1.0, 0.0, 1.0]).reshape(3, 1, 1))
+    assert r["synops_per_sample"]["readout"] == 1.0
+    assert r["dense_macs_per_sample"] == 3 * 2 * (1 + 1) + 2 * 3  # the dense peer keeps every weight
 
 
 def test_spike_counts_match_snntorch_and_do_not_depend_on_batching():

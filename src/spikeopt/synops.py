@@ -5,13 +5,15 @@ neuromorphic hardware pays for. Every result carries these numbers beside its ac
 
 What is counted, per sample (one inference over ``T`` steps), on the inputs given:
 
-- **input synapses** (input -> first layer): every nonzero entry of the (delayed) input drives all
-  ``K * width`` first-layer neurons. Binary inputs (events, 0/1) make these accumulates (AC); real
-  inputs make them multiply-accumulates (MAC).
-- **hidden synapses** (layer ``l-1`` -> ``l``): every spike drives the ``width`` neurons of its own
-  subnetwork's next layer: ACs.
-- **readout synapses**: every spike the readout reads drives ``out_features`` outputs (ACs). The
-  ``final`` readout reads only the last step's spikes; ``per_step`` and ``integrate`` read every step.
+- **input synapses** (input -> first layer): every nonzero entry of the (delayed) input drives the
+  first-layer neurons it has a nonzero weight to (all ``K * width`` in a dense net). Binary inputs
+  (events, 0/1) make these accumulates (AC); real inputs make them multiply-accumulates (MAC).
+- **hidden synapses** (layer ``l-1`` -> ``l``): every spike drives the next-layer neurons of its own
+  subnetwork it has a nonzero weight to: ACs.
+- **readout synapses**: every spike the readout reads drives the outputs it has a nonzero weight to
+  (ACs). The ``final`` readout reads only the last step's spikes; ``per_step`` and ``integrate``
+  read every step. Zero weights are not synapses (the convex readout is group-sparse: neurons of a
+  kept witness subnetwork that the solution does not use cost nothing past their own update).
 - **neuron updates**: one leak multiply-add (``beta * u + I``) per neuron per step (MACs), plus the
   integrating readout's leak per output per step.
 
@@ -39,6 +41,22 @@ ENERGY_SOURCE = ("Horowitz, 'Computing's energy problem (and what we can do abou
                  "45 nm, 32-bit float add 0.9 pJ, multiply 3.7 pJ (MAC = 4.6 pJ); memory access not included")
 
 
+def synapse_fanout(model: ParallelLIFSNN) -> dict[str, Tensor]:
+    """How many nonzero outgoing weights (synapses) each source has, float64.
+
+    ``input``: per delayed input feature ``[F * len(delays)]``; ``layer{l}``: per neuron of hidden
+    layer ``l`` into layer ``l + 1`` ``[K * width]``; ``readout``: per neuron of the last layer into
+    the outputs. A zero weight is no synapse: a pruned or sparse readout (the convex method's) saves
+    those operations on hardware, so they are not counted.
+    """
+    with torch.no_grad():
+        out = {"input": (model.weights[0] != 0).sum(dim=(0, 2)).double()}
+        for layer in range(1, model.depth):
+            out[f"layer{layer - 1}"] = (model.weights[layer] != 0).sum(dim=2).flatten().double()
+        out["readout"] = (model.output.weight != 0).sum(dim=0).double()
+    return {k: v.cpu() for k, v in out.items()}
+
+
 BATCH_BYTES = 256 * 2**20  # currents, spikes and the delayed input of one batch stay below this
 
 
@@ -58,21 +76,26 @@ def count_operations(model: ParallelLIFSNN, x: Tensor, batch_size: int | None = 
         per_sample = steps * (3 * k * m + model.in_features * len(model.delays)) * 8
         batch_size = max(1, min(samples, BATCH_BYTES // per_sample))
     binary = bool(((x == 0) | (x == 1)).all())
-    nonzero_inputs = 0.0
+    fanout = synapse_fanout(model)
+    input_events = 0.0  # sum over nonzero inputs of their fan-out
     spikes = torch.zeros(depth, dtype=torch.float64)
-    read_spikes = 0.0
+    hidden_events = torch.zeros(depth, dtype=torch.float64)  # sum over spikes of their fan-out
     for start in range(0, samples, batch_size):
         inputs, hidden = record_layers(model, x[:, start:start + batch_size])
-        nonzero_inputs += float((inputs != 0).sum())
+        input_events += float((inputs != 0).sum(dim=(0, 1)).double() @ fanout["input"])
         for layer, rec in enumerate(hidden):
-            spikes[layer] += float(rec.spikes.sum())
+            s = rec.spikes
+            spikes[layer] += float(s.sum())
+            if layer + 1 < depth:
+                hidden_events[layer] += float(s.sum(dim=(0, 1)).flatten().double() @ fanout[f"layer{layer}"])
         last = hidden[-1].spikes
-        read_spikes += float((last[-1] if model.readout == "final" else last).sum())
+        read = (last[-1] if model.readout == "final" else last.sum(dim=0)).sum(dim=0).flatten().double()
+        hidden_events[depth - 1] += float(read @ fanout["readout"])
     per = 1.0 / samples
     spikes_per = (spikes * per).tolist()
-    input_ops = nonzero_inputs * per * k * m
-    hidden_ops = float(sum(spikes_per[:-1])) * m
-    readout_ops = read_spikes * per * outs
+    input_ops = input_events * per
+    hidden_ops = float(hidden_events[:-1].sum()) * per
+    readout_ops = float(hidden_events[-1]) * per
     neuron_updates = steps * k * m * depth + (steps * outs if model.readout == "integrate" else 0)
     synaptic_ac = hidden_ops + readout_ops + (input_ops if binary else 0.0)
     synaptic_mac = 0.0 if binary else input_ops
