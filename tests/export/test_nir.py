@@ -150,7 +150,7 @@ def test_without_the_delay_nodes_spikes_change(tmp_path):
     """The delays matter: dropping them from the graph changes the spikes (so the test above can fail)."""
     net, x = _net("zero", delays=(0, 2, 5)), _x()
     graph = _round_trip(net, tmp_path)
-    for name, node in graph.nodes.items():
+    for node in graph.nodes.values():
         if isinstance(node, nir.Delay):
             node.delay = np.zeros_like(node.delay)
     outs = run_graph(graph, x.numpy())
