@@ -41,7 +41,10 @@ def main() -> int:
         ours = net.hidden_spikes(x).flatten(-2)
         leaky = [m for m in imported.modules() if isinstance(m, snn.Leaky)]
         seen: list[torch.Tensor] = []
-        leaky[0].register_forward_hook(lambda m, i, o, seen=seen: seen.append((o[0] if isinstance(o, tuple) else o).detach()))
+        def record(module, inputs, output, seen=seen):
+            seen.append((output[0] if isinstance(output, tuple) else output).detach())
+
+        leaky[0].register_forward_hook(record)
         leaky[0].reset_mem()
         state = None
         with torch.no_grad():
