@@ -34,7 +34,7 @@ def plot_solver_path(path_records: Sequence[Mapping[str, Any]], path: str | Path
     ax.legend(fontsize=8)
     ax = axes[0, 1]
     ax.plot(regs, [max(float(r["gap"]), 1e-16) for r in recs], marker="o", color="tab:red")
-    log_axis(ax, [max(float(r["gap"]), 1e-16) for r in recs], axis="y")
+    log_axis(ax, [max(float(r["gap"]), 1e-16) for r in recs], axis="y", exact=False)
     ax.set_ylabel("duality gap")
     ax = axes[1, 0]
     ax.plot(regs, [r["active_atoms"] for r in recs], marker="o", color="tab:green")

@@ -9,11 +9,12 @@ from typing import Any, Sequence
 MAX_VALUE_TICKS = 7
 
 
-def log_axis(ax: Any, values: Sequence[float], axis: str = "x") -> None:
+def log_axis(ax: Any, values: Sequence[float], axis: str = "x", exact: bool = True) -> None:
     """Log scale on ``axis`` with non-overlapping labels.
 
     Few distinct values (a size or reg grid): ticks at exactly those values, written plainly
-    (``128``, ``1e-05``). Many values: ticks at 1, 2, 5 x 10^k (short ranges) or decades, no minor labels.
+    (``128``, ``1e-05``). Many values, or ``exact=False`` (a curve's y axis): ticks at 1, 2, 5 x 10^k
+    (ranges under 2.5 decades) or decades, no minor labels.
     """
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
@@ -23,7 +24,7 @@ def log_axis(ax: Any, values: Sequence[float], axis: str = "x") -> None:
     (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
     distinct = sorted({float(v) for v in values if v is not None and v > 0})
     target.set_minor_formatter(NullFormatter())
-    if 0 < len(distinct) <= MAX_VALUE_TICKS:
+    if exact and 0 < len(distinct) <= MAX_VALUE_TICKS:
         target.set_minor_locator(NullLocator())
         (ax.set_xticks if axis == "x" else ax.set_yticks)(distinct)
         target.set_major_formatter(FuncFormatter(lambda v, _: short_number(v)))
