@@ -44,6 +44,9 @@ SHRINK: dict[str, tuple[bool, list[str]]] = {
     # DIR/GunPoint_*.ts and my.npz: tiny files written by _write_user_data in the test's folder
     "train --task ucr": (False, [*TINY_MODEL]),
     "train --task arrays": (False, [*TINY_MODEL, "--epochs", "1", "--no-progress"]),
+    # m.pt and r.json: written by the addition line above
+    "export": (False, []),
+    "plot": (False, []),
 }
 
 
@@ -132,5 +135,6 @@ def test_readme_commands_run_shrunk(tmp_path, monkeypatch, capsys):
         code = cli.main(argv + extra)
         captured = capsys.readouterr()
         assert code == 0, f"`spikeopt {' '.join(argv + extra)}` failed: {captured.err[-2000:]}"
-    for produced in ("r.json", "m.pt", "report/runs.sqlite", "report/report.md", "runs.csv"):
+    for produced in ("r.json", "m.pt", "report/runs.sqlite", "report/report.md", "runs.csv", "m.nir", "raster.png",
+                     "path.png"):
         assert (tmp_path / produced).is_file(), produced

@@ -1,4 +1,4 @@
-"""The ``spikeopt`` command: train, list tasks, certify convex solutions.
+"""The ``spikeopt`` command: train, list tasks, certify convex solutions, export and plot.
 
 Task options become flags of their own once ``--task`` is known (``spikeopt train --task addition
 --base 3 --help`` lists them); every other setting has a flag or can be set with ``--set a.b=v``.
@@ -144,6 +144,13 @@ def _train_parser(task: str | None) -> argparse.ArgumentParser:
                    help="override any config field, e.g. --set convex.intercept=true")
     p.add_argument("--out", help="write the JSON result here")
     p.add_argument("--save", help="save the trained model to this file")
+    p.add_argument("--checkpoint", metavar="PATH", default=None,
+                   help="SG, fine-tuning, SAST: write the training state to PATH after every epoch (PATH.finetune "
+                        "for the fine-tuning stage)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from --checkpoint PATH where a killed run stopped (starts afresh if it is absent)")
+    p.add_argument("--tensorboard", metavar="DIR", default=None,
+                   help="also write the training curves as TensorBoard scalars to DIR (needs tensorboard)")
     p.add_argument("--allow-unconverged", action="store_true",
                    help="keep a convex solve that stopped short of --tol (gap recorded) instead of refusing it")
     p.add_argument("--sam-two-batches", action="store_true",
@@ -171,6 +178,16 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         sets.append("convex.allow_unconverged=true")
     if getattr(args, "sam_two_batches", False):
         sets.append("sast.two_batches=true")
+    if getattr(args, "checkpoint", None):
+        if (args.method or config.method) in ("admm", "cvx"):
+            raise ValueError("--checkpoint covers the SG, fine-tuning and SAST training loops (methods sg, sg-sg, "
+                             "sg-cvx, cvx-sg, sast); ADMM and the convex solve keep no mid-run checkpoints yet")
+        sets += [f"sast.checkpoint={args.checkpoint}"] if sast else [
+            f"sg.checkpoint={args.checkpoint}", f"finetune.checkpoint={args.checkpoint}.finetune"]
+    if getattr(args, "resume", False):
+        if not getattr(args, "checkpoint", None):
+            raise ValueError("--resume continues from --checkpoint PATH: give the checkpoint path too")
+        sets += ["sast.resume=true"] if sast else ["sg.resume=true", "finetune.resume=true"]
     if args.no_progress:
         sets += ["sg.progress=false", "finetune.progress=false", "admm.progress=false", "sast.progress=false",
                  "convex.progress=false"]
@@ -214,12 +231,20 @@ def cmd_train(argv: list[str]) -> int:
             check_output_file(getattr(args, flag), f"--{flag}")
     check_distinct({"--out": args.out, "--save": args.save})
     check_run(config)
+    from spikeopt.experiments.metric_logs import check_tensorboard, write_metric_csvs, write_tensorboard
+
+    if args.tensorboard:
+        check_tensorboard()
     try:
         result = run(config, save=args.save)
     except KeyboardInterrupt:
         raise Interrupted("nothing was saved (a run keeps no partial state)") from None
+    logs = []
     if args.out:  # before printing: a printing problem must not lose the result
         write_json(result, args.out)
+        logs = write_metric_csvs(result, args.out)
+    if args.tensorboard:
+        write_tensorboard(result, args.tensorboard)
     print(f"task {config.task}  method {config.method}  seed {config.seed}  device {result['device']}")
     print(_format_metrics(result["metrics"]))
     if "certificate" in result:
@@ -245,9 +270,14 @@ def cmd_train(argv: list[str]) -> int:
         a = result["admm"]
         print(f"ADMM {a['iteration'][-1]} iterations: lagrangian {a['lagrangian'][-1]:.4g}  "
               f"primal residual {a['primal_residual'][-1]:.3g}  spiking train accuracy {a['train_accuracy'][-1]:.4f}")
+    so = result["synops"]
+    print(f"SynOps per sample {so['synops_per_sample']['total']:.4g} ({so['synops_per_sample_step']:.4g} per step), "
+          f"spikes per sample {sum(so['spikes_per_sample'].values()):.4g}, energy "
+          f"{so['energy_pj_per_sample']['total'] / 1e3:.4g} nJ (dense equivalent "
+          f"{so['energy_pj_per_sample']['dense_equivalent'] / 1e3:.4g} nJ; 45 nm, Horowitz 2014)")
     print("timings: " + "  ".join(f"{k} {v:.1f}s" for k, v in result["timings"].items()))
     if args.out:
-        print(f"result written to {args.out}")
+        print(f"result written to {args.out}" + (f"; curves in {', '.join(str(p) for p in logs)}" if logs else ""))
     if args.save:
         print(f"model saved to {args.save}")
     return 0
@@ -346,17 +376,31 @@ def cmd_reproduce(argv: list[str]) -> int:
     return run_reproduce(argv)
 
 
+def cmd_export(argv: list[str]) -> int:
+    from spikeopt.export.commands import cmd_export as run_export
+
+    return run_export(argv)
+
+
+def cmd_plot(argv: list[str]) -> int:
+    from spikeopt.plots.commands import cmd_plot as run_plot
+
+    return run_plot(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"train": cmd_train, "tasks": cmd_tasks, "certify": cmd_certify,
-                "results": cmd_results, "reproduce": cmd_reproduce}
+                "results": cmd_results, "reproduce": cmd_reproduce, "export": cmd_export, "plot": cmd_plot}
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
         print("usage: spikeopt {" + ",".join(commands) + "} [options]\n\n"
               "  train    train one model on a task with a method and write a JSON result\n"
               "  tasks    list the tasks and their options\n"
               "  certify  convex readouts for several subnetwork counts: accuracy, primal, dual, gap\n"
               "  results  query a sweep's run database and export it as CSV or JSON\n"
-              "  reproduce  run the paper's Tables 1-6 (--quick/--full, --only tableN) into a report\n\n"
+              "  reproduce  run the paper's Tables 1-6 (--quick/--full, --only tableN) into a report\n"
+              "  export   write a saved network as a NIR graph (--format nir)\n"
+              "  plot     raster/membrane, dictionary, solver-path and training-curve plots (PNG)\n\n"
               "`spikeopt <command> --help` shows a command's options.")
         if argv and argv[0] not in ("-h", "--help"):
             print(f"\nerror: unknown command {argv[0]!r}", file=sys.stderr)

@@ -142,6 +142,10 @@ NEUTRAL_ADDED_FIELDS: dict[str, dict[str, Any]] = {
                "witnesses": "gaussian", "atoms": None, "rate_band": (0.05, 0.95), "near_duplicate": 0.005,
                "calibration_samples": 256, "max_blocks": None, "progress": True},
     "model": {"delays": "none", "readout": None, "readout_leak": 1.0},
+    # a constant learning rate (the trainers' only behaviour before the schedules)
+    **{section: {"lr_schedule": "constant", "lr_step_size": 10, "lr_gamma": 0.1, "checkpoint": None, "resume": False}
+       for section in ("sg", "finetune")},
+    "sast": {"lr_schedule": "constant", "lr_step_size": 10, "lr_gamma": 0.1, "checkpoint": None, "resume": False},
 }
 
 

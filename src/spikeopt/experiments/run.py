@@ -16,6 +16,7 @@ import torch
 
 from spikeopt.experiments.config import RunConfig
 from spikeopt.export.checkpoint import save_model
+from spikeopt.synops import count_operations
 from spikeopt.tasks.registry import make_task
 from spikeopt.train.pipelines import run_method
 
@@ -93,6 +94,8 @@ def run(config: RunConfig, save: str | Path | None = None) -> dict[str, Any]:
     t_train = time.perf_counter() - t0 - t_data
     t1 = time.perf_counter()
     metrics = {name: task.evaluate(out.model, data) for name, data in splits.items()}
+    counted = "test" if "test" in splits else list(splits)[-1]
+    synops = {"split": counted, **count_operations(out.model, splits[counted].x)}
     info = dict(out.info)
     timings = {"data_s": t_data, "train_s": t_train, "evaluate_s": time.perf_counter() - t1, **info.pop("timings", {})}
     result = {
@@ -103,6 +106,7 @@ def run(config: RunConfig, save: str | Path | None = None) -> dict[str, Any]:
         "device": str(device),
         "metrics": metrics,
         "model": {**out.model.config(), "parameters": sum(p.numel() for p in out.model.parameters())},
+        "synops": synops,
         "timings": timings,
         "versions": versions(),
         **info,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from spikeopt.plots import pyplot
+from spikeopt.plots.ticks import log_axis
 
 
 def _check_curves(curves: Mapping[str, Any]) -> None:
@@ -53,6 +54,12 @@ def plot_admm_curves(curves: Mapping[str, Any], path: str | Path, title: str = "
     ax.set_ylim(0, 1)
     ax.set_title("train accuracy (real spiking network)")
     ax.set_xlabel("ADMM iteration")
+    from matplotlib.ticker import MaxNLocator
+
+    for a in axes.flat:
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))  # iterations, never 0.5
+        if a.get_yscale() == "log":
+            log_axis(a, [v for line in a.get_lines() for v in line.get_ydata()], axis="y", exact=False)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from spikeopt.plots import pyplot
+from spikeopt.plots.ticks import log_axis
 
 # label -> (xs, means, stds or None)
 Series = dict[str, tuple[Sequence[float], Sequence[float], Sequence[float] | None]]
@@ -35,7 +36,7 @@ def line_panels(
         if chance is not None:
             ax.axhline(chance, color="grey", linestyle=":", linewidth=1)
         if logx:
-            ax.set_xscale("log")
+            log_axis(ax, [x for xs, _, _ in series.values() for x in xs])
         ax.set_title(name, fontsize=10)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
@@ -56,6 +57,8 @@ def training_curves(path: str | Path, panels: dict[str, dict[str, list[dict[str,
     if not panels:
         raise ValueError("training_curves needs at least one panel")
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(2, len(panels), figsize=(4.2 * len(panels), 5.6), squeeze=False)
     for col, (name, runs) in enumerate(panels.items()):
         for label, records in runs.items():
@@ -69,6 +72,7 @@ def training_curves(path: str | Path, panels: dict[str, dict[str, list[dict[str,
         axes[1][col].set_ylabel("train loss")
         axes[1][col].set_xlabel("evaluation (epoch, stages concatenated)")
         for ax in axes[:, col]:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
             if runs:
                 ax.legend(fontsize=7)

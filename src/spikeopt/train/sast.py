@@ -38,7 +38,9 @@ from tqdm.auto import tqdm
 
 from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task
+from spikeopt.train.lr_schedule import check_schedule, make_scheduler
 from spikeopt.train.memory import check_gradient_training
+from spikeopt.train.resume import check_start, load_state, save_state
 from spikeopt.train.surrogate import prepare_training
 
 if TYPE_CHECKING:
@@ -88,8 +90,14 @@ class SASTConfig:
     noise_std: float = 0.3
     corruption_seed: int = 0
     progress: bool = True
+    lr_schedule: str = "constant"  # constant, cosine or step (spikeopt/train/lr_schedule.py)
+    lr_step_size: int = 10
+    lr_gamma: float = 0.1
+    checkpoint: str | None = None  # written after every epoch (spikeopt/train/resume.py)
+    resume: bool = False  # continue from an existing checkpoint
 
     def __post_init__(self) -> None:
+        check_schedule(self.lr_schedule, self.lr_step_size, self.lr_gamma)
         self.rho = _number(self.rho, "rho", 0.0)
         if self.optimizer not in BASE_OPTIMIZERS:
             raise ValueError(f"unknown base optimizer {self.optimizer!r}; valid: {', '.join(BASE_OPTIMIZERS)}")
@@ -335,6 +343,7 @@ def train_sast(
     if not params:
         raise ValueError("the model has no trainable parameters")
     optimizer = make_optimizer(params, config)
+    scheduler = make_scheduler(optimizer, config.lr_schedule, config.epochs, config.lr_step_size, config.lr_gamma)
     order_gen = torch.Generator().manual_seed(seed)
     ascent_gen = torch.Generator().manual_seed(seed + 0x5A5A)
     history = SASTHistory()
@@ -356,11 +365,31 @@ def train_sast(
         record["seconds"] = time.perf_counter() - start
         history.records.append(record)
 
+    def checkpoint(epoch: int) -> None:
+        if config.checkpoint is not None:
+            save_state(config.checkpoint, {
+                "trainer": "sast", "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": None if scheduler is None else scheduler.state_dict(),
+                "order_gen": order_gen.get_state(), "ascent_gen": ascent_gen.get_state(), "history": asdict(history),
+                "best_state": best_state})
+
     try:
-        if config.measure_overhead and config.epochs > 0 and config.rho > 0:
-            history.plain_epoch_seconds = time_plain_epoch(model, task, train_d, config, seed)
-        evaluate(0, None, None)
-        bar = tqdm(range(1, config.epochs + 1), desc="sast", disable=not config.progress, leave=False)
+        first = 1
+        if check_start(config.checkpoint, config.resume):
+            saved = load_state(config.checkpoint, "sast")
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            if scheduler is not None and saved["scheduler"] is not None:
+                scheduler.load_state_dict(saved["scheduler"])
+            order_gen.set_state(saved["order_gen"])
+            ascent_gen.set_state(saved["ascent_gen"])
+            history = SASTHistory(**saved["history"])
+            best_state, first = saved["best_state"], saved["epoch"] + 1
+        else:
+            if config.measure_overhead and config.epochs > 0 and config.rho > 0:
+                history.plain_epoch_seconds = time_plain_epoch(model, task, train_d, config, seed)
+            evaluate(0, None, None)
+        bar = tqdm(range(first, config.epochs + 1), desc="sast", disable=not config.progress, leave=False)
         for epoch in bar:
             t0 = time.perf_counter()
             with spike_mode(model, "smooth"):
@@ -368,7 +397,12 @@ def train_sast(
             seconds = time.perf_counter() - t0
             history.epoch_seconds.append(seconds)
             bar.set_postfix(loss=f"{loss:.4f}")
+            epoch_lr = optimizer.param_groups[0]["lr"]
+            if scheduler is not None:
+                scheduler.step()
             evaluate(epoch, loss, seconds)
+            history.records[-1]["lr"] = epoch_lr
+            checkpoint(epoch)
         if config.rho == 0 and history.epoch_seconds:
             history.plain_epoch_seconds = history.median_epoch_seconds
         if val is not None:

@@ -19,7 +19,9 @@ from tqdm.auto import tqdm
 
 from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task, check_labels
+from spikeopt.train.lr_schedule import check_schedule, make_scheduler
 from spikeopt.train.memory import check_gradient_training
+from spikeopt.train.resume import check_start, load_state, save_state
 
 
 @dataclass
@@ -35,8 +37,14 @@ class SGConfig:
     eval_every: int = 1
     train_hidden: bool = True
     progress: bool = True
+    lr_schedule: str = "constant"  # constant, cosine or step (spikeopt/train/lr_schedule.py)
+    lr_step_size: int = 10
+    lr_gamma: float = 0.1
+    checkpoint: str | None = None  # written after every epoch (spikeopt/train/resume.py)
+    resume: bool = False  # continue from an existing checkpoint
 
     def __post_init__(self) -> None:
+        check_schedule(self.lr_schedule, self.lr_step_size, self.lr_gamma)
         if self.epochs < 0:
             raise ValueError(f"epochs must be >= 0, got {self.epochs}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -98,6 +106,7 @@ def train_sg(
     device, train_d = prepare_training(model, task, train, val, device)
     params = [p for p in model.parameters()] if config.train_hidden else list(model.output.parameters())
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = make_scheduler(optimizer, config.lr_schedule, config.epochs, config.lr_step_size, config.lr_gamma)
     gen = torch.Generator().manual_seed(seed)
     history = TrainHistory()
     best_state = copy.deepcopy(model.state_dict())
@@ -120,8 +129,27 @@ def train_sg(
         history.records.append(record)
         return improved
 
-    evaluate(0, None)
-    bar = tqdm(range(1, config.epochs + 1), desc="sg", disable=not config.progress, leave=False)
+    def checkpoint(epoch: int) -> None:
+        if config.checkpoint is not None:
+            save_state(config.checkpoint, {
+                "trainer": "sg", "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": None if scheduler is None else scheduler.state_dict(), "generator": gen.get_state(),
+                "records": history.records, "best_epoch": history.best_epoch, "best_score": history.best_score,
+                "best_state": best_state, "stale": stale})
+
+    first = 1
+    if check_start(config.checkpoint, config.resume):
+        saved = load_state(config.checkpoint, "sg")
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        if scheduler is not None and saved["scheduler"] is not None:
+            scheduler.load_state_dict(saved["scheduler"])
+        gen.set_state(saved["generator"])
+        history.records, history.best_epoch, history.best_score = saved["records"], saved["best_epoch"], saved["best_score"]
+        best_state, stale, first = saved["best_state"], saved["stale"], saved["epoch"] + 1
+    else:
+        evaluate(0, None)
+    bar = tqdm(range(first, config.epochs + 1), desc="sg", disable=not config.progress, leave=False)
     for epoch in bar:
         model.train()
         order = torch.randperm(len(train_d), generator=gen).to(device)
@@ -143,12 +171,19 @@ def train_sg(
             count += len(batch)
         mean_loss = total / count
         bar.set_postfix(loss=f"{mean_loss:.4f}")
+        epoch_lr = optimizer.param_groups[0]["lr"]
+        if scheduler is not None:
+            scheduler.step()
         if epoch % config.eval_every == 0 or epoch == config.epochs:
             stale = 0 if evaluate(epoch, mean_loss) else stale + config.eval_every
+            history.records[-1]["lr"] = epoch_lr
             if config.patience is not None and stale >= config.patience:
+                checkpoint(config.epochs)  # stopped early: a resume has nothing left to do
                 break
         else:
-            history.records.append({"epoch": epoch, "train_loss": mean_loss, "seconds": time.perf_counter() - start})
+            history.records.append({"epoch": epoch, "train_loss": mean_loss, "seconds": time.perf_counter() - start,
+                                    "lr": epoch_lr})
+        checkpoint(epoch)
     if val is not None:
         model.load_state_dict(best_state)
     model.eval()
