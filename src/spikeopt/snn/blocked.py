@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
-
 import torch
 from torch import Tensor
 
 from spikeopt.snn import workspace
+from spikeopt.snn.lif import LIFState
+from spikeopt.snn.surrogate import Surrogate
+from spikeopt.snn.surrogate_into import derivative_into
 
 REDUCES = ("final", "sum", "all")
 BLOCK_ELEMENTS = 2**19  # floats of one block's currents: 2 MiB in float32, fits the last-level cache slice
@@ -44,7 +45,7 @@ class Plan:
     betas: list  # per layer: a float or a tensor [K, m]
     thresholds: list
     reset: str
-    derivative: Callable[[Tensor], Tensor]
+    surrogate: Surrogate
     detach_reset: bool
     reduce: str
     time_weights: Tensor | None
@@ -123,8 +124,8 @@ class _Buffers:
         self.spk = [workspace.take(shape[1:], like).zero_() for _ in range(depth)]
         self.scratch = workspace.take(shape, like)  # membranes nobody keeps
 
-    def give_back(self, keep_mem: bool = False) -> None:
-        workspace.give(self.cur, *self.spikes, *self.spk, self.scratch, *([] if keep_mem else self.mem))
+    def give_back(self, keep_state: bool = False) -> None:
+        workspace.give(self.cur, *self.spikes, self.scratch, *([] if keep_state else [*self.mem, *self.spk]))
 
 
 def _roll_segment(x: Tensor, s0: int, s1: int, weights, biases, w0_flat, plan: Plan, buf: _Buffers,
@@ -166,65 +167,110 @@ def _new_output(x: Tensor, plan: Plan, k: int, m: int) -> Tensor:
     return x.new_zeros((bsz, k, m))
 
 
-def roll_nograd(x: Tensor, weights: list[Tensor], biases: list[Tensor], plan: Plan) -> tuple[Tensor, list[Tensor]]:
-    """The readout and the last membranes of every layer, keeping nothing else (inference, dictionaries)."""
+def roll_nograd(x: Tensor, weights: list[Tensor], biases: list[Tensor], plan: Plan) -> tuple[Tensor, list[LIFState]]:
+    """The readout and the last LIF state of every layer, keeping nothing else (inference, dictionaries)."""
     with torch.no_grad():
         k, m = biases[0].shape
         buf = _Buffers(x, plan.block, len(weights), x.shape[1], k, m)
         out = _new_output(x, plan, k, m)
         _roll_segment(x, 0, x.shape[0], weights, biases, _w0_flat(weights[0]), plan, buf, None, out)
-        buf.give_back(keep_mem=True)
-        return out, list(buf.mem)
+        states = [LIFState(mem, spk) for mem, spk in zip(buf.mem, buf.spk)]
+        buf.give_back(keep_state=True)
+        return out, states
 
 
 # ------------------------------------------------------------------------------------ backward
-def _adjoint_block(mems: Tensor, g_spk: Tensor | None, nxt: Tensor | None, g_last: Tensor | None, beta, thr,
-                   plan: Plan, out: Tensor) -> Tensor | None:
+class _Work:
+    """Reused backward buffers of one block: current gradients, derivatives, top spike gradients, a step temp."""
+
+    def __init__(self, like: Tensor, shape: tuple[int, ...]) -> None:
+        self.grad = workspace.take(shape, like)
+        self.deriv = workspace.take(shape, like)
+        self.scratch = workspace.take(shape, like)
+        self.top = workspace.take(shape, like)
+        self.step = workspace.take(shape[1:], like)
+
+    def give_back(self) -> None:
+        workspace.give(self.grad, self.deriv, self.scratch, self.top, self.step)
+
+
+def _adjoint_block(mems: Tensor, g_spk: Tensor | None, first: int, nxt: Tensor | None, g_last: Tensor | None,
+                   beta, thr, plan: Plan, work: _Work) -> Tensor | None:
     """Gradients of one block's currents ``[n, ...]`` by the adjoint recurrence (see :mod:`fused`).
 
-    ``nxt`` is the gradient of the step after the block (``None`` at the end), ``g_last`` an extra
-    membrane gradient at the block's last step (the final state's). Returns ``None`` when zero.
+    ``g_spk`` is the gradient of the spikes at steps ``first..n-1`` of the block (earlier steps get
+    none: a final-step readout passes only the last step); ``nxt`` the gradient of the step after
+    the block (``None`` at the end); ``g_last`` an extra membrane gradient at the block's last step
+    (the final state's). Returns ``None`` when the gradient is zero. The operations per step are
+    those of :class:`fused.LIFRollout`'s backward, in the same order.
     """
     n = mems.shape[0]
     coupled = plan.reset == "subtract" and not plan.detach_reset
     if g_spk is None and nxt is None and g_last is None:
         return None
-    grad = out[:n]
-    deriv = plan.derivative(mems - thr) if (g_spk is not None or coupled) else None
+    grad = work.grad[:n]
+    d0 = 0 if coupled else (first if g_spk is not None else n)
+    deriv = None
+    if d0 < n:  # f'(u - theta) where some gradient needs it
+        x = torch.sub(mems[d0:], thr, out=work.scratch[: n - d0])
+        deriv = derivative_into(plan.surrogate, x, work.deriv[: n - d0], x)
     if g_spk is not None and not coupled:
-        torch.mul(g_spk, deriv, out=grad)
-    for t in range(n - 1, -1, -1):
-        g = grad[t]
-        if coupled:
-            if g_spk is not None:
-                ds = g_spk[t] if nxt is None else g_spk[t] - thr * nxt
-                torch.mul(ds, deriv[t], out=g)
-            elif nxt is not None:
-                torch.mul(-thr * nxt, deriv[t], out=g)
+        torch.mul(g_spk, deriv[first - d0 :], out=grad[first:])
+    tmp = work.step
+    if coupled:
+        for t in range(n - 1, -1, -1):
+            g = grad[t]
+            has_spk = g_spk is not None and t >= first
+            if nxt is not None:
+                torch.mul(nxt, thr, out=tmp)
+                if has_spk:
+                    torch.sub(g_spk[t - first], tmp, out=tmp)
+                else:
+                    tmp.neg_()
+                torch.mul(tmp, deriv[t], out=g)
+            elif has_spk:
+                torch.mul(g_spk[t - first], deriv[t], out=g)
             else:
                 g.zero_()
-        elif g_spk is None:
-            if nxt is None:
-                g.zero_()
-            else:
-                torch.mul(nxt, beta, out=g)
-                nxt = g
-                if t == n - 1 and g_last is not None:
-                    g.add_(g_last)
-                continue
-        if t == n - 1 and g_last is not None:
-            g.add_(g_last)
-        if nxt is not None:
-            if isinstance(beta, Tensor):
-                g.addcmul_(nxt, beta)
-            else:
-                g.add_(nxt, alpha=float(beta))
-        nxt = g
+            _finish_step(g, t == n - 1, g_last, nxt, beta)
+            nxt = g
+        return grad
+    stop = first if g_spk is not None else n
+    for t in range(n - 1, stop - 1, -1):  # steps whose spikes receive gradient
+        _finish_step(grad[t], t == n - 1, g_last, nxt, beta)
+        nxt = grad[t]
+    if stop == n and nxt is None:  # only the final state's membrane gradient
+        grad[n - 1].copy_(g_last)
+        nxt, stop = grad[n - 1], n - 1
+    if stop > 0:  # no spike gradient before ``stop``: g[t] = beta^(stop - t) g[stop], one product
+        torch.mul(_decay(beta, stop, grad), nxt, out=grad[:stop])
     return grad
 
 
+def _finish_step(g: Tensor, last: bool, g_last: Tensor | None, nxt: Tensor | None, beta) -> None:
+    """``g += g_last`` (at the block's last step) ``+ beta * nxt``, as the fused backward adds them."""
+    if last and g_last is not None:
+        g.add_(g_last)
+    if nxt is not None:
+        if isinstance(beta, Tensor):
+            g.addcmul_(nxt, beta)
+        else:
+            g.add_(nxt, alpha=float(beta))
+
+
+def _decay(beta, count: int, like: Tensor) -> Tensor:
+    """``beta^(count - j)`` for ``j < count``, shaped to multiply ``[count, B, K, m]`` (powers in float64)."""
+    exponents = torch.arange(count, 0, -1, dtype=torch.float64)
+    if isinstance(beta, Tensor):
+        return torch.pow(beta.to(torch.float64), exponents.view(-1, 1, 1)).to(like.dtype).unsqueeze(1)
+    return torch.pow(float(beta), exponents).to(like.dtype).view(-1, 1, 1, 1)
+
+
 class BlockedStack(torch.autograd.Function):
-    """``(x, plan, *weights, *biases) -> (readout, *last membranes)`` with the blocked backward."""
+    """``(x, plan, *weights, *biases) -> (readout, *last membranes, *last spikes)`` with the blocked backward.
+
+    The last spikes carry the surrogate gradient to the last membranes, as a spike function would.
+    """
 
     @staticmethod
     def forward(ctx, x, plan, *params):  # type: ignore[override]
@@ -251,13 +297,15 @@ class BlockedStack(torch.autograd.Function):
         ctx.kept = kept  # pooled, reused after the backward: not a saved tensor (its version would move on)
         ctx.plan, ctx.depth, ctx.checkpoint, ctx.recycled = plan, depth, checkpoint, False
         ctx.set_materialize_grads(False)
-        lasts = [mem.clone() for mem in buf.mem]
-        buf.give_back()
-        return (out, *lasts)
+        ctx.last_mems = [mem.clone() for mem in buf.mem]
+        states = (*[mem.clone() for mem in buf.mem], *buf.spk)
+        buf.give_back(keep_state=True)
+        return (out, *states)
 
     @staticmethod
-    def backward(ctx, g_out, *g_lasts):  # type: ignore[override]
+    def backward(ctx, g_out, *g_states):  # type: ignore[override]
         plan, depth = ctx.plan, ctx.depth
+        g_lasts = _final_membrane_grads(g_states, ctx.last_mems, plan)
         saved = ctx.saved_tensors
         x, weights, biases = saved[0], list(saved[1 : 1 + depth]), list(saved[1 + depth :])
         kept = ctx.kept
@@ -268,7 +316,8 @@ class BlockedStack(torch.autograd.Function):
         g_w = [None] + [torch.zeros_like(w) for w in weights[1:]]
         g_b = [torch.zeros_like(b) for b in biases]
         g_x = torch.zeros_like(x) if ctx.needs_input_grad[0] else None
-        gbuf = workspace.take((plan.block, bsz, k, m), x)
+        work = _Work(x, (plan.block, bsz, k, m))
+        next_bufs = [workspace.take((bsz, k, m), x) for _ in range(depth)]
         nxt: list[Tensor | None] = [None] * depth
         checkpoint = ctx.checkpoint
         if ctx.recycled:  # a second backward (retain_graph): the kept membranes were reused, roll again
@@ -300,16 +349,17 @@ class BlockedStack(torch.autograd.Function):
             for c0 in range(last_block, s0 - 1, -plan.block):
                 c1 = min(c0 + plan.block, s1)
                 n = c1 - c0
-                g_spk = _top_spike_grad(g_out, plan, c0, c1, steps)
+                g_spk, first = _top_spike_grad(g_out, plan, c0, c1, steps, work)
                 for layer in range(depth - 1, -1, -1):
                     block_mems = mems[layer][c0 - s0 : c1 - s0]
                     g_last = g_lasts[layer] if (c1 == steps and g_lasts[layer] is not None) else None
-                    gcur = _adjoint_block(block_mems, g_spk, nxt[layer], g_last, plan.betas[layer],
-                                          plan.thresholds[layer], plan, gbuf)
+                    gcur = _adjoint_block(block_mems, g_spk, first, nxt[layer], g_last, plan.betas[layer],
+                                          plan.thresholds[layer], plan, work)
+                    first = 0
                     if gcur is None:
                         g_spk = None
                         continue
-                    nxt[layer] = gcur[0].clone()
+                    nxt[layer] = next_bufs[layer].copy_(gcur[0])
                     g_b[layer].add_(gcur.sum(dim=(0, 1)))
                     if layer == 0:
                         inp = x[c0:c1].reshape(n * bsz, -1)
@@ -323,26 +373,27 @@ class BlockedStack(torch.autograd.Function):
                         g_w[layer].add_(torch.einsum("tbkm,tbkn->kmn", inp, gcur))
                         g_spk = torch.einsum("tbkn,kmn->tbkm", gcur, weights[layer])
         g_w[0] = g_w0.reshape(x.shape[2], k, m).permute(1, 0, 2)
-        workspace.give(gbuf, *kept, *(seg or []))
+        work.give_back()
+        workspace.give(*kept, *(seg or []), *next_bufs)
         if buf is not None:
             buf.give_back()
         ctx.recycled, ctx.kept = True, None
         return (g_x, None, *g_w, *g_b)
 
 
-def _top_spike_grad(g_out: Tensor | None, plan: Plan, c0: int, c1: int, steps: int) -> Tensor | None:
-    """The gradient reaching the last layer's spikes at steps ``[c0, c1)`` from the reduced readout."""
+def _top_spike_grad(g_out: Tensor | None, plan: Plan, c0: int, c1: int, steps: int,
+                    work: _Work) -> tuple[Tensor | None, int]:
+    """The gradient reaching the last layer's spikes in block ``[c0, c1)`` from the reduced readout,
+    and the block step it starts at (a final-step readout reaches the last step only)."""
     if g_out is None:
-        return None
+        return None, 0
     if plan.reduce == "all":
-        return g_out[c0:c1]
+        return g_out[c0:c1], 0
     if plan.reduce == "sum":
-        return plan.time_weights[c0:c1].view(-1, 1, 1, 1) * g_out
+        return torch.mul(plan.time_weights[c0:c1].view(-1, 1, 1, 1), g_out, out=work.top[: c1 - c0]), 0
     if c1 != steps:
-        return None
-    g = g_out.new_zeros((c1 - c0, *g_out.shape))
-    g[-1] = g_out
-    return g
+        return None, 0
+    return g_out.unsqueeze(0), c1 - c0 - 1
 
 
 def blocked_stack(x: Tensor, weights: list[Tensor], biases: list[Tensor], plan: Plan) -> tuple[Tensor, list[Tensor]]:
@@ -350,5 +401,19 @@ def blocked_stack(x: Tensor, weights: list[Tensor], biases: list[Tensor], plan: 
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in (*weights, *biases)))
     if not needs_grad:
         return roll_nograd(x, weights, biases, plan)
-    out, *lasts = BlockedStack.apply(x, plan, *weights, *biases)
-    return out, lasts
+    out, *states = BlockedStack.apply(x, plan, *weights, *biases)
+    depth = len(weights)
+    return out, [LIFState(mem, spk) for mem, spk in zip(states[:depth], states[depth:])]
+
+
+def _final_membrane_grads(g_states, last_mems: list[Tensor], plan: Plan) -> list[Tensor | None]:
+    """Gradients of the final states as membrane gradients: ``dL/du + dL/ds f'(u - theta)`` per layer."""
+    depth = len(last_mems)
+    out: list[Tensor | None] = []
+    for layer in range(depth):
+        g_mem, g_spk = g_states[layer], g_states[depth + layer]
+        if g_spk is not None:
+            via_spike = g_spk * plan.surrogate.derivative(last_mems[layer] - plan.thresholds[layer])
+            g_mem = via_spike if g_mem is None else g_mem + via_spike
+        out.append(g_mem)
+    return out

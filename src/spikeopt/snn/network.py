@@ -294,7 +294,7 @@ class ParallelLIFSNN(nn.Module):
             time_weights = (self.readout_leak ** powers).to(self.weights[0])
         return blocked.Plan(
             betas=[_as_scalar(b) for b in self.beta], thresholds=[_as_scalar(t) for t in self.threshold],
-            reset=self.reset_mechanism, derivative=self.surrogate.derivative, detach_reset=self.detach_reset,
+            reset=self.reset_mechanism, surrogate=self.surrogate, detach_reset=self.detach_reset,
             reduce=reduce, time_weights=time_weights, block=block, segment=segment,
         )
 
@@ -306,8 +306,8 @@ class ParallelLIFSNN(nn.Module):
         h, history = self.delayed(x, None)
         reduce = {"final": "final", "integrate": "sum", "per_step": "all"}[self.readout]
         plan = self.rollout_plan(h.shape[0], h.shape[1], reduce)
-        out, lasts = blocked.blocked_stack(h, list(self.weights), list(self.biases), plan)
-        lif = tuple(LIFState(mem, self.surrogate.spike(mem - thr)) for mem, thr in zip(lasts, self.threshold))
+        out, states = blocked.blocked_stack(h, list(self.weights), list(self.biases), plan)
+        lif = tuple(states)
         if reduce == "sum":  # sum_t w[t] (W s[t] + b) = W (sum_t w[t] s[t]) + b sum_t w[t]
             total = plan.time_weights.sum()
             acc = torch.addmm(self.output.bias * total, out.flatten(-2), self.output.weight.t())
