@@ -81,6 +81,20 @@ def wants_checkpoint(checkpoint: bool | str, kept_bytes: int) -> bool:
     return checkpoint
 
 
+def memory_bytes(steps: int, batch: int, neurons: int, depth: int, itemsize: int, plan: Plan, grad: bool) -> int:
+    """Bytes one call holds at its peak: kept membranes, block buffers, the readout (and its gradient)."""
+    step = batch * neurons * itemsize
+    buffers = (3 + 2 * depth) * plan.block * step
+    readout = steps * step if plan.reduce == "all" else step
+    if not grad:
+        return buffers + readout + 2 * depth * step
+    if plan.segment < steps:
+        kept = (math.ceil(steps / plan.segment) + plan.segment) * step * depth
+    else:
+        kept = steps * step * depth
+    return kept + buffers + 6 * plan.block * step + 2 * readout + 4 * depth * step
+
+
 # ------------------------------------------------------------------------------------- forward
 def _currents(layer: int, inp: Tensor, weights: list[Tensor], biases: list[Tensor], w0_flat: Tensor, out: Tensor) -> Tensor:
     """Input currents of ``layer`` for one block (the expressions of ``ParallelLIFSNN.layer_currents``)."""

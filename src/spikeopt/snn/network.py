@@ -267,7 +267,7 @@ class ParallelLIFSNN(nn.Module):
         return acc
 
     def forward(self, x: Tensor, state: NetworkState | None = None) -> tuple[Tensor, NetworkState]:
-        if state is None and self.spike_mode == "hard" and self.reset_mechanism in FUSED_RESETS:
+        if state is None and self.uses_blocked_rollout():
             return self._blocked_forward(x)
         h, new = self.hidden(x, state)
         lif, _, history = self._unpack(new)
@@ -297,6 +297,20 @@ class ParallelLIFSNN(nn.Module):
             reset=self.reset_mechanism, surrogate=self.surrogate, detach_reset=self.detach_reset,
             reduce=reduce, time_weights=time_weights, block=block, segment=segment,
         )
+
+    def uses_blocked_rollout(self) -> bool:
+        """Whether ``forward`` from the zero state takes :mod:`spikeopt.snn.blocked` (hard spikes, subtract/no reset)."""
+        return self.spike_mode == "hard" and self.reset_mechanism in FUSED_RESETS
+
+    def rollout_bytes(self, steps: int, batch: int, grad: bool) -> int:
+        """Bytes the blocked ``forward`` (and backward, with ``grad``) of ``batch`` sequences of ``steps`` holds."""
+        reduce = {"final": "final", "integrate": "sum", "per_step": "all"}[self.readout]
+        plan = self.rollout_plan(steps, batch, reduce)
+        itemsize = self.weights[0].element_size()
+        fan_in = self.in_features * len(self.delays)
+        inputs = steps * batch * fan_in * itemsize * (2 if grad else 1)
+        return inputs + blocked.memory_bytes(steps, batch, self.subnetworks * self.width, self.depth, itemsize,
+                                             plan, grad)
 
     def _blocked_forward(self, x: Tensor) -> tuple[Tensor, NetworkState]:
         """``forward`` from the zero state, time rolled in blocks (same spikes; memory flat in T)."""
