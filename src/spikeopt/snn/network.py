@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from spikeopt.snn import blocked
+from spikeopt.snn import blocked, kmajor
 from spikeopt.snn.fused import FUSED_RESETS
 from spikeopt.snn.lif import LIFState, _as_scalar, as_neuron_tensor, check_reset, lif_rollout
 from spikeopt.snn.surrogate import surrogate as lookup_surrogate
@@ -334,6 +334,35 @@ class ParallelLIFSNN(nn.Module):
             raise ValueError(f"step expects one timestep [B, {self.in_features}], got {getattr(x_t, 'shape', x_t)}")
         out, new = self.forward(x_t.unsqueeze(0), state)
         return (out if self.readout == "integrate" else out[-1] if self.readout == "per_step" else out), new
+
+    @torch.no_grad()
+    def spike_readout(self, x: Tensor, reduce: str = "final", time_weights: Tensor | None = None,
+                      block_steps: int | None = None) -> Tensor:
+        """Hard spikes of the last hidden layer from the zero state, reduced over time (for dictionaries).
+
+        ``reduce="final"``: the last step's ``[B, K, width]``; ``"sum"``: ``sum_t time_weights[t] s[t]``
+        ``[B, K, width]``; ``"all"``: ``[T, B, K, width]`` (= :meth:`hidden_spikes`). Subtract / no reset
+        take the subnetwork-major rollout (:mod:`spikeopt.snn.kmajor`), which never holds more than a
+        block of steps; the zero reset the generic one.
+        """
+        if reduce not in blocked.REDUCES:
+            raise ValueError(f"reduce must be one of {', '.join(blocked.REDUCES)}, got {reduce!r}")
+        if reduce == "sum" and (time_weights is None or time_weights.shape != (x.shape[0],)):
+            raise ValueError(f"reduce='sum' needs time_weights of shape ({x.shape[0]},)")
+        if self.reset_mechanism not in FUSED_RESETS:
+            h = self.hidden_spikes(x)
+            if reduce == "final":
+                return h[-1]
+            return torch.tensordot(time_weights.to(h.dtype), h, dims=1) if reduce == "sum" else h
+        self.check_input(x)
+        if x.dtype != self.weights[0].dtype:
+            x = x.to(self.weights[0].dtype)
+        h, _ = self.delayed(x, None)
+        tw = time_weights.to(h) if time_weights is not None else None
+        return kmajor.roll_kmajor(
+            h, list(self.weights), list(self.biases), [_as_scalar(b) for b in self.beta],
+            [_as_scalar(t) for t in self.threshold], self.reset_mechanism, reduce, tw, block_steps,
+        )
 
     @torch.no_grad()
     def hidden_spikes(self, x: Tensor) -> Tensor:
