@@ -48,24 +48,28 @@ def roll_kmajor(x: Tensor, weights: list[Tensor], biases: list[Tensor], betas: l
         w0 = weights[0].permute(1, 0, 2).reshape(f, k * m)
         b0 = biases[0].reshape(-1)
         bias_k = [b.unsqueeze(1) for b in biases]
-        cur0 = workspace.take((block, bsz, k, m), x)  # time-major, straight from one GEMM
-        cur_k = workspace.take((k, block, bsz, m), x)
+        # one currents buffer for every layer (each layer's are consumed before the next one's are
+        # made): time-major [n, B, K, m] for layer 0 (straight from one GEMM), [K, n, B, m] after
+        cur_buf = workspace.take((block * bsz * k * m,), x)
         spk_k = [workspace.take((k, block, bsz, m), x) for _ in range(depth)]
         mem = [workspace.take((k, bsz, m), x).zero_() for _ in range(depth)]
-        spk = [workspace.take((k, bsz, m), x).zero_() for _ in range(depth)]
+        prev = [workspace.take((k, bsz, m), x).zero_() for _ in range(depth)]  # spikes before step 0
         out = x.new_empty((steps, bsz, k, m)) if reduce == "all" else x.new_zeros((bsz, k, m))
         for c0 in range(0, steps, block):
             n = min(block, steps - c0)
-            torch.addmm(b0, x[c0 : c0 + n].reshape(n * bsz, f), w0, out=cur0[:n].view(n * bsz, k * m))
+            used = cur_buf[: n * bsz * k * m]
             for layer in range(depth):
                 if layer == 0:
+                    cur0 = used.view(n, bsz, k, m)
+                    torch.addmm(b0, x[c0 : c0 + n].reshape(n * bsz, f), w0, out=cur0.view(n * bsz, k * m))
                     currents = [cur0[t].permute(1, 0, 2) for t in range(n)]
                 else:
                     below = spk_k[layer - 1][:, :n].reshape(k, n * bsz, m)
-                    cur = cur_k[:, :n].view(k, n * bsz, m)
-                    torch.baddbmm(bias_k[layer], below, weights[layer], out=cur)
+                    cur_k = used.view(k, n, bsz, m)
+                    torch.baddbmm(bias_k[layer], below, weights[layer], out=cur_k.view(k, n * bsz, m))
                     currents = [cur_k[:, t] for t in range(n)]
-                _steps(currents, mem[layer], spk[layer], spk_k[layer], betas[layer], thresholds[layer], reset)
+                prev[layer] = _steps(currents, mem[layer], prev[layer], spk_k[layer], betas[layer],
+                                     thresholds[layer], reset)
             top = spk_k[depth - 1][:, :n]  # [K, n, B, m]
             if reduce == "all":
                 out[c0 : c0 + n].copy_(top.permute(1, 2, 0, 3))
@@ -73,13 +77,16 @@ def roll_kmajor(x: Tensor, weights: list[Tensor], biases: list[Tensor], betas: l
                 out.add_(torch.tensordot(time_weights[c0 : c0 + n], top, dims=([0], [1])).permute(1, 0, 2))
             elif c0 + n == steps:
                 out.copy_(top[:, -1].permute(1, 0, 2))
-        workspace.give(cur0, cur_k, *spk_k, *mem, *spk)
+        workspace.give(cur_buf, *spk_k, *mem)
     return out
 
 
-def _steps(currents: list[Tensor], mem: Tensor, spk: Tensor, spikes: Tensor, beta, thr, reset: str) -> None:
-    """The LIF recurrence over one block in place: ``spikes[:, t]`` gets every step's spikes."""
-    prev = spk
+def _steps(currents: list[Tensor], mem: Tensor, prev: Tensor, spikes: Tensor, beta, thr, reset: str) -> Tensor:
+    """The LIF recurrence over one block in place: ``spikes[:, t]`` gets every step's spikes.
+
+    ``prev`` holds the spikes of the step before the block (a slice of the previous block's buffer:
+    it is read at the first step before that step's spikes are written); returns the last step's.
+    """
     for t, cur in enumerate(currents):
         mem.mul_(beta)
         mem.add_(cur)
@@ -90,4 +97,4 @@ def _steps(currents: list[Tensor], mem: Tensor, spk: Tensor, spikes: Tensor, bet
                 mem.add_(prev, alpha=-float(thr))
         prev = spikes[:, t]
         torch.gt(mem, thr, out=prev)
-    spk.copy_(prev)
+    return prev
