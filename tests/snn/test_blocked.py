@@ -203,3 +203,17 @@ def test_gradient_equals_snntorch():
                                rtol=1e-4, atol=1e-5 * scale)
     torch.testing.assert_close(net.biases[0].grad.reshape(-1), fc1.bias.grad, rtol=1e-4, atol=1e-5 * scale)
     assert fc1.weight.grad.abs().sum() > 0
+
+
+def test_checkpointed_memory_grows_like_sqrt_steps():
+    """The memory the SG check budgets for: checkpointing bounds it (~sqrt(T)), without it it is linear."""
+    net = ParallelLIFSNN(1, 2, subnetworks=16, width=32, seed=0)
+    net.checkpoint_time = True
+    ckpt = [net.rollout_bytes(t, 128, True) for t in (1024, 4096, 16384)]
+    assert ckpt[1] < 2.2 * ckpt[0] and ckpt[2] < 2.2 * ckpt[1]
+    net.checkpoint_time = False
+    plain = [net.rollout_bytes(t, 128, True) for t in (1024, 4096)]
+    assert plain[1] > 3.5 * plain[0] and plain[1] > 5 * ckpt[1]
+    # the estimate covers the tensors the rollout really keeps
+    per_step = 128 * 16 * 32 * 4
+    assert plain[1] >= 4096 * per_step
