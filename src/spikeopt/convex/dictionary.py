@@ -188,17 +188,18 @@ def roll(
         weights = leak_weights(steps, leak, dtype).to(device)
     else:
         raw = np.empty((steps * samples if layout == "trajectory" else samples, cols), dtype=np.uint8)
-    # roll in cache-sized blocks (the LIF loop is memory-bound: ~0.25M neurons per block keeps
-    # every per-step tensor in cache on a CPU, ~10x faster than one large block)
+    # roll in cache-sized blocks of samples (the LIF loop is memory-bound: per-step tensors that stay
+    # in cache run ~10x faster); the subnetwork-major rollout holds one block of steps at a time
     block = chunk if device.type != "cpu" else max(1, min(chunk, _CACHE_NEURONS // cols))
     for begin in range(0, samples, block):
         end = min(begin + block, samples)
-        spikes = witnesses.hidden_spikes(x[:, begin:end].to(device)).flatten(-2)  # [T, b, K*m]
+        xb = x[:, begin:end].to(device)
         if layout == "final":
-            raw[begin:end] = spikes[-1].to(torch.uint8).cpu().numpy()
+            raw[begin:end] = witnesses.spike_readout(xb, "final").flatten(-2).to(torch.uint8).cpu().numpy()
         elif layout == "integrate":
-            raw[begin:end] = torch.tensordot(weights, spikes.to(dtype), dims=([0], [0])).cpu().numpy()
+            raw[begin:end] = witnesses.spike_readout(xb, "sum", weights).flatten(-2).cpu().numpy()
         else:
+            spikes = witnesses.spike_readout(xb, "all").flatten(-2)  # [T, b, K*m]
             raw.reshape(steps, samples, cols)[:, begin:end] = spikes.to(torch.uint8).cpu().numpy()
         if progress is not None:
             progress.update(f"{end}/{samples} samples")

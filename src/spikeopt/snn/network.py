@@ -27,7 +27,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from spikeopt.snn.lif import LIFState, as_neuron_tensor, check_reset, lif_rollout
+from spikeopt.snn import blocked, kmajor
+from spikeopt.snn.fused import FUSED_RESETS
+from spikeopt.snn.lif import LIFState, _as_scalar, as_neuron_tensor, check_reset, lif_rollout
 from spikeopt.snn.surrogate import surrogate as lookup_surrogate
 
 READOUTS = ("final", "per_step", "integrate")
@@ -118,6 +120,11 @@ class ParallelLIFSNN(nn.Module):
         self.surrogate = lookup_surrogate(surrogate, slope)
         self.detach_reset = detach_reset
         self.spike_mode = "hard"
+        # how ``forward`` rolls time (runtime settings, not architecture): steps per block (None: sized
+        # to the cache) and gradient checkpointing over time (True, False or "auto": on when the
+        # membranes kept for the backward pass would exceed ``blocked.CHECKPOINT_BYTES``)
+        self.block_steps: int | None = None
+        self.checkpoint_time: bool | str = "auto"
         shape = (self.depth, self.subnetworks, self.width)
         try:
             beta_t = as_neuron_tensor(beta, "beta", 0.0, 1.0).expand(shape).clone()
@@ -260,6 +267,8 @@ class ParallelLIFSNN(nn.Module):
         return acc
 
     def forward(self, x: Tensor, state: NetworkState | None = None) -> tuple[Tensor, NetworkState]:
+        if state is None and self.uses_blocked_rollout():
+            return self._blocked_forward(x)
         h, new = self.hidden(x, state)
         lif, _, history = self._unpack(new)
         if self.readout == "integrate":
@@ -269,12 +278,91 @@ class ParallelLIFSNN(nn.Module):
             return self.read(h[-1]), new
         return self.read(h), new
 
+    def rollout_plan(self, steps: int, batch: int, reduce: str) -> blocked.Plan:
+        """How :mod:`spikeopt.snn.blocked` rolls ``steps`` x ``batch`` through this network's hidden layers."""
+        if self.block_steps is not None:
+            _positive_int(self.block_steps, "block_steps")
+        neurons = self.subnetworks * self.width
+        block = self.block_steps or blocked.choose_block(batch, neurons, steps)
+        block = min(block, steps)
+        step_bytes = self.depth * batch * neurons * self.weights[0].element_size()
+        checkpoint = blocked.wants_checkpoint(self.checkpoint_time, steps * step_bytes)
+        segment = blocked.choose_segment(steps, block, checkpoint, step_bytes)
+        time_weights = None
+        if reduce == "sum":
+            powers = torch.arange(steps - 1, -1, -1, dtype=torch.float64)
+            time_weights = (self.readout_leak ** powers).to(self.weights[0])
+        return blocked.Plan(
+            betas=[_as_scalar(b) for b in self.beta], thresholds=[_as_scalar(t) for t in self.threshold],
+            reset=self.reset_mechanism, surrogate=self.surrogate, detach_reset=self.detach_reset,
+            reduce=reduce, time_weights=time_weights, block=block, segment=segment,
+        )
+
+    def uses_blocked_rollout(self) -> bool:
+        """Whether ``forward`` from the zero state takes :mod:`spikeopt.snn.blocked` (hard spikes, subtract/no reset)."""
+        return self.spike_mode == "hard" and self.reset_mechanism in FUSED_RESETS
+
+    def rollout_bytes(self, steps: int, batch: int, grad: bool) -> int:
+        """Bytes the blocked ``forward`` (and backward, with ``grad``) of ``batch`` sequences of ``steps`` holds."""
+        reduce = {"final": "final", "integrate": "sum", "per_step": "all"}[self.readout]
+        plan = self.rollout_plan(steps, batch, reduce)
+        itemsize = self.weights[0].element_size()
+        fan_in = self.in_features * len(self.delays)
+        inputs = steps * batch * fan_in * itemsize * (2 if grad else 1)
+        return inputs + blocked.memory_bytes(steps, batch, self.subnetworks * self.width, self.depth, itemsize,
+                                             plan, grad)
+
+    def _blocked_forward(self, x: Tensor) -> tuple[Tensor, NetworkState]:
+        """``forward`` from the zero state, time rolled in blocks (same spikes; memory flat in T)."""
+        self.check_input(x)
+        if x.dtype != self.weights[0].dtype:
+            x = x.to(self.weights[0].dtype)
+        h, history = self.delayed(x, None)
+        reduce = {"final": "final", "integrate": "sum", "per_step": "all"}[self.readout]
+        plan = self.rollout_plan(h.shape[0], h.shape[1], reduce)
+        out, states = blocked.blocked_stack(h, list(self.weights), list(self.biases), plan)
+        lif = tuple(states)
+        if reduce == "sum":  # sum_t w[t] (W s[t] + b) = W (sum_t w[t] s[t]) + b sum_t w[t]
+            total = plan.time_weights.sum()
+            acc = torch.addmm(self.output.bias * total, out.flatten(-2), self.output.weight.t())
+            return acc, self._pack(lif, acc, history)
+        return self.read(out), self._pack(lif, None, history)
+
     def step(self, x_t: Tensor, state: NetworkState | None = None) -> tuple[Tensor, NetworkState]:
         """One timestep ``x_t [B, in_features] -> out_t [B, out_features]`` (for autoregressive rollout)."""
         if not isinstance(x_t, Tensor) or x_t.dim() != 2:
             raise ValueError(f"step expects one timestep [B, {self.in_features}], got {getattr(x_t, 'shape', x_t)}")
         out, new = self.forward(x_t.unsqueeze(0), state)
         return (out if self.readout == "integrate" else out[-1] if self.readout == "per_step" else out), new
+
+    @torch.no_grad()
+    def spike_readout(self, x: Tensor, reduce: str = "final", time_weights: Tensor | None = None,
+                      block_steps: int | None = None) -> Tensor:
+        """Hard spikes of the last hidden layer from the zero state, reduced over time (for dictionaries).
+
+        ``reduce="final"``: the last step's ``[B, K, width]``; ``"sum"``: ``sum_t time_weights[t] s[t]``
+        ``[B, K, width]``; ``"all"``: ``[T, B, K, width]`` (= :meth:`hidden_spikes`). Subtract / no reset
+        take the subnetwork-major rollout (:mod:`spikeopt.snn.kmajor`), which never holds more than a
+        block of steps; the zero reset the generic one.
+        """
+        if reduce not in blocked.REDUCES:
+            raise ValueError(f"reduce must be one of {', '.join(blocked.REDUCES)}, got {reduce!r}")
+        if reduce == "sum" and (time_weights is None or time_weights.shape != (x.shape[0],)):
+            raise ValueError(f"reduce='sum' needs time_weights of shape ({x.shape[0]},)")
+        if self.reset_mechanism not in FUSED_RESETS:
+            h = self.hidden_spikes(x)
+            if reduce == "final":
+                return h[-1]
+            return torch.tensordot(time_weights.to(h.dtype), h, dims=1) if reduce == "sum" else h
+        self.check_input(x)
+        if x.dtype != self.weights[0].dtype:
+            x = x.to(self.weights[0].dtype)
+        h, _ = self.delayed(x, None)
+        tw = time_weights.to(h) if time_weights is not None else None
+        return kmajor.roll_kmajor(
+            h, list(self.weights), list(self.biases), [_as_scalar(b) for b in self.beta],
+            [_as_scalar(t) for t in self.threshold], self.reset_mechanism, reduce, tw, block_steps,
+        )
 
     @torch.no_grad()
     def hidden_spikes(self, x: Tensor) -> Tensor:

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task, check_labels
 from spikeopt.train.lr_schedule import check_schedule, make_scheduler
-from spikeopt.train.memory import check_gradient_training
+from spikeopt.train.memory import EVAL_BATCH, FLOAT32, check_fits, check_gradient_training, network_parameters
 from spikeopt.train.resume import check_start, load_state, save_state
 
 
@@ -87,6 +87,19 @@ def prepare_training(
     return device, train.to(device)
 
 
+def _check_memory(model: ParallelLIFSNN, steps: int, samples: int, batch_size: int, device) -> None:
+    """The up-front memory check; the blocked rollout (``model.uses_blocked_rollout()``) holds far less
+    than the all-steps-at-once estimate of :func:`check_gradient_training` (flat in T without checkpoints)."""
+    if not model.uses_blocked_rollout():
+        check_gradient_training(model, steps, samples, batch_size, "SG training", device=device)
+        return
+    params = network_parameters(model.in_features, model.out_features, model.subnetworks, model.width, model.depth)
+    batch, eval_batch = min(batch_size, samples), min(EVAL_BATCH, samples)
+    need = FLOAT32 * 5 * params + model.rollout_bytes(steps, batch, True) + model.rollout_bytes(steps, eval_batch, False)
+    sizes = f"{model.subnetworks} subnetworks x {model.width} width x {model.depth} depth, T={steps}, batch {batch}"
+    check_fits(need, "SG training", sizes, "lower --subnetworks, --width, --depth or --batch-size", device)
+
+
 def train_sg(
     model: ParallelLIFSNN,
     task: Task,
@@ -102,7 +115,7 @@ def train_sg(
     Without ``val`` the last epoch's weights are kept. ``epochs=0`` only evaluates.
     """
     config = config or SGConfig()
-    check_gradient_training(model, train.steps, len(train), config.batch_size, "SG training", device=device)
+    _check_memory(model, train.steps, len(train), config.batch_size, device)
     device, train_d = prepare_training(model, task, train, val, device)
     params = [p for p in model.parameters()] if config.train_hidden else list(model.output.parameters())
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
