@@ -5,12 +5,12 @@ against np.packbits, and whole solves against cvxpy/Clarabel and the numpy desig
 """
 
 import math
-import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from references import group_lasso_optimum
 
 from spikeopt.convex import design as design_mod
 from spikeopt.convex import solve
@@ -24,29 +24,7 @@ def _exact_tdot(D, T):
 
 
 def _cvxpy_optimum(D, Y, reg, loss, intercept):
-    import cvxpy as cp  # a reference test: fails, never skips, when cvxpy is missing
-
-    D = np.asarray(D, dtype=float)
-    n, p = D.shape
-    if loss == "squared":
-        Yf = np.asarray(Y, dtype=float).reshape(n, -1)
-        c = Yf.shape[1]
-    else:
-        c = int(Y.max()) + 1
-    W = cp.Variable((p, c))
-    Z = D @ W
-    if intercept:
-        Z = Z + np.ones((n, 1)) @ cp.Variable((1, c))
-    if loss == "squared":
-        F = 0.5 * cp.sum(cp.square(Z - Yf)) / n
-    else:
-        onehot = np.eye(c)[Y]
-        F = cp.sum(cp.log_sum_exp(Z, axis=1) - cp.sum(cp.multiply(onehot, Z), axis=1)) / n
-    prob = cp.Problem(cp.Minimize(F + reg * cp.sum(cp.norm(W, 2, axis=1))))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        prob.solve(solver="CLARABEL", tol_gap_abs=1e-11, tol_gap_rel=1e-11, tol_feas=1e-11, max_iter=400)
-    return float(prob.value)
+    return group_lasso_optimum(D, Y, reg, loss, intercept=intercept)
 
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])

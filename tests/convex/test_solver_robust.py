@@ -5,12 +5,11 @@ reg_max and near 0, duplicate / all-zero columns, heavily unbalanced row weights
 design dtypes. cvxpy is imported, not skipped: these tests fail when the reference is missing.
 """
 
-import warnings
 from collections import namedtuple
 
-import cvxpy as cp
 import numpy as np
 import pytest
+from references import group_lasso_optimum
 
 from spikeopt.convex import solve
 from spikeopt.convex.solver import reg_max
@@ -20,37 +19,7 @@ Head = namedtuple("Head", "name classes weight")
 
 def _reference(D, Y, reg, loss, w=None, intercept=False):
     """Optimal value by cvxpy + Clarabel at tight tolerances."""
-    D = np.asarray(D, dtype=float)
-    n, p = D.shape
-    w = np.ones(n) if w is None else np.asarray(w, float)
-    if loss == "squared":
-        Yf = np.asarray(Y, float).reshape(n, -1)
-        heads, c = None, Yf.shape[1]
-    elif loss == "cross_entropy":
-        heads = [(int(np.max(Y)) + 1, 1.0)]
-        c = heads[0][0]
-    else:
-        heads = [(h.classes, h.weight) for h in loss]
-        c = sum(k for k, _ in heads)
-    Yi = None if heads is None else np.asarray(Y).reshape(n, -1)
-    W = cp.Variable((p, c))
-    Z = D @ W
-    if intercept:
-        Z = Z + np.ones((n, 1)) @ cp.Variable((1, c))
-    if heads is None:
-        F = 0.5 * cp.sum(cp.multiply(w[:, None], cp.square(Z - Yf))) / n
-    else:
-        F, off = 0, 0
-        for h, (k, a) in enumerate(heads):
-            Zh = Z[:, off:off + k]
-            onehot = np.eye(k)[Yi[:, h]]
-            F = F + a * (w @ (cp.log_sum_exp(Zh, axis=1) - cp.sum(cp.multiply(onehot, Zh), axis=1))) / n
-            off += k
-    prob = cp.Problem(cp.Minimize(F + reg * cp.sum(cp.norm(W, 2, axis=1))))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        prob.solve(solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12, max_iter=500)
-    return float(prob.value)
+    return group_lasso_optimum(D, Y, reg, loss, w, intercept, tol=1e-12, max_iter=500)
 
 
 def _check(sol, ref, tol):
