@@ -40,7 +40,8 @@ def test_reg_auto_and_allow_unconverged_route(tmp_path):
     sel = result["selection"]
     assert sel["reg_spec"] == "auto" and result["config"]["convex"]["allow_unconverged"] is True
     regs = [p["reg"] for p in result["path"]] + sel["skipped_after_validation_drop"]
-    assert regs == pytest.approx(auto_regs(sel["reg_max"]), rel=1e-12)
+    grid = auto_regs(sel["reg_max"])  # then extended below the grid while its last point was the best
+    assert regs[:len(grid)] == pytest.approx(grid, rel=1e-12) and len(regs) == len(grid) + sel["extended_below_grid"]
     assert not all(p["converged"] for p in result["path"])  # 3 iterations do not reach 1e-6 everywhere
     assert all(p["eligible"] for p in result["path"])  # allowed: every point may be selected
 
@@ -48,7 +49,8 @@ def test_reg_auto_and_allow_unconverged_route(tmp_path):
 def test_default_reg_is_auto(tmp_path):
     result = _run(tmp_path)
     skipped = result["selection"]["skipped_after_validation_drop"]
-    assert result["config"]["convex"]["reg"] == "auto" and len(result["path"]) + len(skipped) == 8
+    extended = result["selection"]["extended_below_grid"]
+    assert result["config"]["convex"]["reg"] == "auto" and len(result["path"]) + len(skipped) == 8 + extended
 
 
 def test_stopped_short_solve_exits_2_with_one_line(tmp_path, capsys):
