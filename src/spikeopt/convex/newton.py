@@ -110,9 +110,20 @@ class WorkingSetSolver:
     explicit = True
 
     def __init__(self, ctx):
+        from .datafits import Squared
+        from .gram_ws import GramSquaredSolver
+
         self.ctx = ctx
+        # squared loss: the working-set problem is solved on its Gram matrix when that fits (gram_ws.py)
+        self.gram = GramSquaredSolver(ctx) if isinstance(ctx.datafit, Squared) else None
 
     def solve_ws(self, W0: np.ndarray, b0, ws: np.ndarray, tol_in: float, budget: int, gap0: float = np.inf):
+        from .gram_ws import gram_fits
+
+        if self.gram is not None and gram_fits(self.ctx.n, len(ws)):
+            out = self.gram.solve_ws(W0, b0, ws, tol_in, budget, gap0)
+            self.last_gap = self.gram.last_gap
+            return out
         ctx, fit = self.ctx, self.ctx.datafit
         design = ctx.design
         wn, reg, icpt = ctx.wn, ctx.reg, ctx.intercept
