@@ -33,7 +33,8 @@ from .penalty import row_norms
 GRAM_BYTES = 1 << 29
 _AA_EVERY = 5
 _EPOCHS = 10  # CD epochs between gap checks
-_CG_MAX = 100
+_EPOCHS_AFTER_NEWTON = 10  # ... once Newton steps on the support have started
+_SUPPORT_SLACK = 0.01  # Newton when at most this fraction of the support changed in the last epochs
 _EMPTY = np.zeros(0)  # Anderson state is (W, intercept); the intercept is eliminated here
 
 
@@ -101,12 +102,13 @@ class GramSquaredSolver:
         """``1/2 yy - <B, W> + 1/2 <W, G W>`` written with ``Grad = G W - B``."""
         return 0.5 * yy + 0.5 * float(np.sum(W * (Grad - B)))
 
-    def _gap(self, W, Grad, B, yy, reg):
+    def _bounds(self, W, Grad, B, yy, reg):
+        """``(primal, dual)`` of the working-set problem; the dual point is the scaled residual."""
         fit = self._fit(W, Grad, B, yy)
         primal = fit + reg * float(row_norms(W).sum())
         s = feasible_scale(row_norms(Grad), reg)
         dual = s * (yy - float(np.sum(B * W))) - s * s * fit
-        return primal - dual, primal
+        return primal, dual
 
     # ------------------------------------------------------------------ the solve
     def solve_ws(self, W0, b0, ws, tol_in, budget, gap0=np.inf):
@@ -117,19 +119,20 @@ class GramSquaredSolver:
         Grad = G @ W - B
         iters = 0
         last_support = None
+        best_dual = -np.inf  # any dual-feasible point bounds this working-set problem: keep the best
+        epochs = _EPOCHS
         while True:
-            gap, primal = self._gap(W, Grad, B, yy, reg)
+            primal, dual = self._bounds(W, Grad, B, yy, reg)
+            best_dual = max(best_dual, dual)
+            gap = primal - best_dual
             if gap <= tol_in or iters >= budget:
                 break
             aa = _Anderson(_AA_EVERY)
-            viol0 = None
-            for _ in range(_EPOCHS):
+            for _ in range(epochs):
                 GradT = np.ascontiguousarray(Grad.T)
                 viol = K.gram_cd_epoch(G, W, GradT, reg)
                 Grad = GradT.T
                 iters += 1
-                if viol0 is None:
-                    viol0 = viol
                 aa.push((W, _EMPTY))
                 ext = aa.extrapolate()
                 if ext is not None:
@@ -141,9 +144,13 @@ class GramSquaredSolver:
                 if viol == 0.0 or iters >= budget:
                     break
             support = row_norms(W) > 0
-            if support.any() and last_support is not None and np.array_equal(support, last_support):
+            # Newton on the support once coordinate descent barely changes it (it then only fixes
+            # the few atoms at the support's edge, a few epochs between Newton steps)
+            if (support.any() and last_support is not None
+                    and np.count_nonzero(support != last_support) <= _SUPPORT_SLACK * support.sum()):
                 W, Grad = self._newton(G, B, yy, W, Grad, support, reg)
                 iters += 1
+                epochs = _EPOCHS_AFTER_NEWTON
             last_support = support
         self.last_gap = gap
         b = None
@@ -152,10 +159,19 @@ class GramSquaredSolver:
         return W, b, iters
 
     def _newton(self, G, B, yy, W, Grad, support, reg):
-        r"""One Newton step of the objective restricted to the support (smooth there), CG + line search.
+        r"""One exact Newton step of the objective restricted to the support (smooth there), then a line search.
 
-        Hessian: ``G_SS (x) I_c + blockdiag(reg/||W_j|| (I - u_j u_j^T))``, ``u_j = W_j/||W_j||``;
-        preconditioner: the Cholesky factor of ``G_SS + diag(reg/||W_j||)``.
+        Hessian: ``H = G_SS (x) I_c + blockdiag(a_j (I - u_j u_j^T))``, ``a_j = reg/||W_j||``,
+        ``u_j = W_j/||W_j||``. Written as ``P - V V^T`` with ``P = (G_SS + diag a) (x) I_c`` and
+        ``V = blockdiag(sqrt(a_j) u_j)`` (one column per atom), the Woodbury identity solves
+        ``H X = -g`` with two ``m x m`` Cholesky factorisations whatever the number of outputs ``c``:
+        ``H^{-1} = P^{-1} + P^{-1} V M^{-1} V^T P^{-1}``, ``M = I - V^T P^{-1} V =
+        I - (sqrt(a) sqrt(a)^T) o P0^{-1} o (U U^T)`` (``o``: entrywise product).
+
+        Atoms whose full step would turn them by more than 90 degrees (they pass zero: the support
+        was about to lose them) are set to zero in the trial point, so one such atom does not force
+        tiny steps on all others; every trial point is accepted only on a sufficient decrease of
+        the exact objective (closed form through ``G``).
         """
         S = np.flatnonzero(support)
         WS = W[S]
@@ -163,51 +179,40 @@ class GramSquaredSolver:
         a = reg / nr
         U = WS / nr[:, None]
         g = Grad[S] + reg * U
-        gn = float(np.sqrt(np.sum(g * g)))
-        if gn == 0.0:
+        if not np.any(g):
             return W, Grad
         GSS = G[np.ix_(S, S)]
+        m = S.size
         try:
-            cho = sla.cho_factor(GSS + np.diag(a), lower=True, check_finite=False)
-        except np.linalg.LinAlgError:
+            L0 = sla.cho_factor(GSS + np.diag(a), lower=True, check_finite=False)
+            Y0 = sla.cho_solve(L0, -g, check_finite=False)
+            P0inv = sla.cho_solve(L0, np.eye(m), check_finite=False)
+            sa = np.sqrt(a)
+            M = np.eye(m) - np.outer(sa, sa) * P0inv * (U @ U.T)
+            M += 1e-14 * np.trace(M) / m * np.eye(m)  # singular G_SS: a ridge far below round-off of H
+            z = sla.cho_solve(sla.cho_factor(M, lower=True, check_finite=False), sa * np.sum(U * Y0, axis=1),
+                              check_finite=False)
+        except (np.linalg.LinAlgError, ValueError):
             return W, Grad
-
-        def hv(V):
-            return GSS @ V + a[:, None] * (V - U * np.sum(U * V, axis=1, keepdims=True))
-
-        X = np.zeros_like(g)
-        r = -g
-        z = sla.cho_solve(cho, r, check_finite=False)
-        d = z.copy()
-        rz = float(np.sum(r * z))
-        tol = min(0.1, gn) * gn
-        for _ in range(_CG_MAX):
-            Hd = hv(d)
-            dHd = float(np.sum(d * Hd))
-            if not dHd > 0:
-                break
-            alpha = rz / dHd
-            X += alpha * d
-            r -= alpha * Hd
-            if float(np.sqrt(np.sum(r * r))) <= tol:
-                break
-            z = sla.cho_solve(cho, r, check_finite=False)
-            rz_new = float(np.sum(r * z))
-            d = z + (rz_new / rz) * d
-            rz = rz_new
+        X = Y0 + sla.cho_solve(L0, (sa * z)[:, None] * U, check_finite=False)
+        if not np.all(np.isfinite(X)):
+            return W, Grad
         slope = float(np.sum(g * X))
         if not slope < 0.0:
             return W, Grad
-        GX = G[:, S] @ X  # change of Grad per unit step
-        lin = float(np.sum(Grad[S] * X))
-        quad = float(np.sum(X * GX[S]))
         pen0 = float(nr.sum())
+        GS = G[:, S]
         t = 1.0
         for _ in range(40):
-            change = t * lin + 0.5 * t * t * quad + reg * (float(row_norms(WS + t * X).sum()) - pen0)
+            Wt = WS + t * X
+            Wt[np.sum(Wt * WS, axis=1) <= 0.0] = 0.0  # passed through zero: leaves the support
+            dW = Wt - WS
+            GX = GS @ dW
+            change = float(np.sum(Grad[S] * dW)) + 0.5 * float(np.sum(dW * GX[S])) \
+                + reg * (float(row_norms(Wt).sum()) - pen0)
             if change <= 1e-4 * t * slope:
                 W = W.copy()
-                W[S] = WS + t * X
-                return W, Grad + t * GX
+                W[S] = Wt
+                return W, Grad + GX
             t *= 0.5
         return W, Grad
