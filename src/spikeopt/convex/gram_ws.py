@@ -114,105 +114,127 @@ class GramSquaredSolver:
     def solve_ws(self, W0, b0, ws, tol_in, budget, gap0=np.inf):
         reg = self.ctx.reg
         G, B, yy, xbar, ybar = self._stats(np.asarray(ws, dtype=np.int64))
-        G = np.ascontiguousarray(G)
-        W = np.array(W0, dtype=np.float64)
-        Grad = G @ W - B
-        iters = 0
-        last_support = None
-        best_dual = -np.inf  # any dual-feasible point bounds this working-set problem: keep the best
-        epochs = _EPOCHS
-        while True:
+        best = [-np.inf]  # any dual-feasible point bounds this working-set problem: keep the best
+        gap = [np.inf]
+
+        def done(W, Grad):
             primal, dual = self._bounds(W, Grad, B, yy, reg)
-            best_dual = max(best_dual, dual)
-            gap = primal - best_dual
-            if gap <= tol_in or iters >= budget:
-                break
-            aa = _Anderson(_AA_EVERY)
-            for _ in range(epochs):
-                GradT = np.ascontiguousarray(Grad.T)
-                viol = K.gram_cd_epoch(G, W, GradT, reg)
-                Grad = GradT.T
-                iters += 1
-                aa.push((W, _EMPTY))
-                ext = aa.extrapolate()
-                if ext is not None:
-                    We = np.ascontiguousarray(ext[0])
-                    Ge = G @ We - B
-                    if (self._fit(We, Ge, B, yy) + reg * row_norms(We).sum()
-                            < self._fit(W, Grad, B, yy) + reg * row_norms(W).sum()):
-                        W, Grad = We, Ge
-                if viol == 0.0 or iters >= budget:
-                    break
-            support = row_norms(W) > 0
-            # Newton on the support once coordinate descent barely changes it (it then only fixes
-            # the few atoms at the support's edge, a few epochs between Newton steps)
-            if (support.any() and last_support is not None
-                    and np.count_nonzero(support != last_support) <= _SUPPORT_SLACK * support.sum()):
-                W, Grad = self._newton(G, B, yy, W, Grad, support, reg)
-                iters += 1
-                epochs = _EPOCHS_AFTER_NEWTON
-            last_support = support
-        self.last_gap = gap
+            best[0] = max(best[0], dual)
+            gap[0] = primal - best[0]
+            return gap[0] <= tol_in
+
+        W, _, iters = quadratic_group_lasso(G, B, W0, np.full(len(ws), reg), done, budget)
+        self.last_gap = gap[0]
         b = None
         if self.ctx.intercept:
             b = ybar - xbar @ W
         return W, b, iters
 
-    def _newton(self, G, B, yy, W, Grad, support, reg):
-        r"""One exact Newton step of the objective restricted to the support (smooth there), then a line search.
 
-        Hessian: ``H = G_SS (x) I_c + blockdiag(a_j (I - u_j u_j^T))``, ``a_j = reg/||W_j||``,
-        ``u_j = W_j/||W_j||``. Written as ``P - V V^T`` with ``P = (G_SS + diag a) (x) I_c`` and
-        ``V = blockdiag(sqrt(a_j) u_j)`` (one column per atom), the Woodbury identity solves
-        ``H X = -g`` with two ``m x m`` Cholesky factorisations whatever the number of outputs ``c``:
-        ``H^{-1} = P^{-1} + P^{-1} V M^{-1} V^T P^{-1}``, ``M = I - V^T P^{-1} V =
-        I - (sqrt(a) sqrt(a)^T) o P0^{-1} o (U U^T)`` (``o``: entrywise product).
+def quadratic_group_lasso(G, B, W0, regs, done, budget: int, epochs: int = _EPOCHS):
+    """Minimise ``1/2 <W, G W> - <B, W> + sum_j regs_j ||W_j||`` from ``W0`` until ``done(W, G W - B)``.
 
-        Atoms whose full step would turn them by more than 90 degrees (they pass zero: the support
-        was about to lose them) are set to zero in the trial point, so one such atom does not force
-        tiny steps on all others; every trial point is accepted only on a sufficient decrease of
-        the exact objective (closed form through ``G``).
-        """
-        S = np.flatnonzero(support)
-        WS = W[S]
-        nr = row_norms(WS)
-        a = reg / nr
-        U = WS / nr[:, None]
-        g = Grad[S] + reg * U
-        if not np.any(g):
-            return W, Grad
-        GSS = G[np.ix_(S, S)]
-        m = S.size
-        try:
-            L0 = sla.cho_factor(GSS + np.diag(a), lower=True, check_finite=False)
-            Y0 = sla.cho_solve(L0, -g, check_finite=False)
-            P0inv = sla.cho_solve(L0, np.eye(m), check_finite=False)
-            sa = np.sqrt(a)
-            M = np.eye(m) - np.outer(sa, sa) * P0inv * (U @ U.T)
-            M += 1e-14 * np.trace(M) / m * np.eye(m)  # singular G_SS: a ridge far below round-off of H
-            z = sla.cho_solve(sla.cho_factor(M, lower=True, check_finite=False), sa * np.sum(U * Y0, axis=1),
-                              check_finite=False)
-        except (np.linalg.LinAlgError, ValueError):
-            return W, Grad
-        X = Y0 + sla.cho_solve(L0, (sa * z)[:, None] * U, check_finite=False)
-        if not np.all(np.isfinite(X)):
-            return W, Grad
-        slope = float(np.sum(g * X))
-        if not slope < 0.0:
-            return W, Grad
-        pen0 = float(nr.sum())
-        GS = G[:, S]
-        t = 1.0
-        for _ in range(40):
-            Wt = WS + t * X
-            Wt[np.sum(Wt * WS, axis=1) <= 0.0] = 0.0  # passed through zero: leaves the support
-            dW = Wt - WS
-            GX = GS @ dW
-            change = float(np.sum(Grad[S] * dW)) + 0.5 * float(np.sum(dW * GX[S])) \
-                + reg * (float(row_norms(Wt).sum()) - pen0)
-            if change <= 1e-4 * t * slope:
-                W = W.copy()
-                W[S] = Wt
-                return W, Grad + GX
-            t *= 0.5
+    Blocks of Anderson-accelerated coordinate-descent epochs on ``G``; once an epoch block leaves
+    the support (almost) unchanged, an exact Newton step on the support (:func:`support_newton`),
+    then shorter blocks. ``done`` is called before every block; ``regs_j = 0`` marks an
+    unpenalized row (an intercept). Returns ``(W, G W - B, epochs + Newton steps)``.
+    """
+    G = np.ascontiguousarray(G)
+    regs = np.ascontiguousarray(regs, dtype=np.float64)
+    W = np.array(W0, dtype=np.float64)
+    Grad = G @ W - B
+    iters = 0
+    last_support = None
+
+    def objective(W_, Grad_):
+        return 0.5 * float(np.sum(W_ * (Grad_ - B))) + float(regs @ row_norms(W_))
+
+    while not done(W, Grad) and iters < budget:
+        aa = _Anderson(_AA_EVERY)
+        for _ in range(epochs):
+            GradT = np.ascontiguousarray(Grad.T)
+            viol = K.gram_cd_epoch(G, W, GradT, regs)
+            Grad = GradT.T
+            iters += 1
+            aa.push((W, _EMPTY))
+            ext = aa.extrapolate()
+            if ext is not None:
+                We = np.ascontiguousarray(ext[0])
+                Ge = G @ We - B
+                if objective(We, Ge) < objective(W, Grad):
+                    W, Grad = We, Ge
+            if viol == 0.0 or iters >= budget:
+                break
+        support = row_norms(W) > 0
+        # Newton on the support once coordinate descent barely changes it (it then only fixes
+        # the few atoms at the support's edge, a few epochs between Newton steps)
+        if (support.any() and last_support is not None
+                and np.count_nonzero(support != last_support) <= _SUPPORT_SLACK * support.sum()):
+            W, Grad = support_newton(G, W, Grad, support, regs)
+            iters += 1
+            epochs = min(epochs, _EPOCHS_AFTER_NEWTON)
+        last_support = support
+    return W, Grad, iters
+
+
+def support_newton(G, W, Grad, support, regs):
+    r"""One exact Newton step of the objective restricted to the support (smooth there), then a line search.
+
+    Hessian: ``H = G_SS (x) I_c + blockdiag(a_j (I - u_j u_j^T))``, ``a_j = regs_j/||W_j||``,
+    ``u_j = W_j/||W_j||``. Written as ``P - V V^T`` with ``P = (G_SS + diag a) (x) I_c`` and
+    ``V = blockdiag(sqrt(a_j) u_j)`` (one column per atom), the Woodbury identity solves
+    ``H X = -g`` with two ``m x m`` Cholesky factorisations whatever the number of outputs ``c``:
+    ``H^{-1} = P^{-1} + P^{-1} V M^{-1} V^T P^{-1}``, ``M = I - V^T P^{-1} V =
+    I - (sqrt(a) sqrt(a)^T) o P0^{-1} o (U U^T)`` (``o``: entrywise product).
+
+    Atoms whose trial point turned by more than 90 degrees (they passed zero: the support was about
+    to lose them) are set to zero in the trial point, so one such atom does not force tiny steps on
+    all others; a trial point is accepted only on a sufficient decrease of the exact objective
+    (closed form through ``G``). Returns ``(W, G W - B)``.
+    """
+    S = np.flatnonzero(support)
+    WS = W[S]
+    rS = regs[S]
+    nr = row_norms(WS)
+    safe = np.where(nr > 0, nr, 1.0)
+    a = np.where(nr > 0, rS / safe, 0.0)
+    U = WS / safe[:, None]
+    g = Grad[S] + rS[:, None] * U
+    if not np.any(g):
         return W, Grad
+    GSS = G[np.ix_(S, S)]
+    m = S.size
+    try:
+        L0 = sla.cho_factor(GSS + np.diag(a) + 1e-14 * np.trace(GSS) / m * np.eye(m), lower=True,
+                            check_finite=False)
+        Y0 = sla.cho_solve(L0, -g, check_finite=False)
+        P0inv = sla.cho_solve(L0, np.eye(m), check_finite=False)
+        sa = np.sqrt(a)
+        M = np.eye(m) - np.outer(sa, sa) * P0inv * (U @ U.T)
+        M += 1e-14 * np.eye(m)  # singular G_SS: a ridge far below round-off of H
+        z = sla.cho_solve(sla.cho_factor(M, lower=True, check_finite=False), sa * np.sum(U * Y0, axis=1),
+                          check_finite=False)
+    except (np.linalg.LinAlgError, ValueError):
+        return W, Grad
+    X = Y0 + sla.cho_solve(L0, (sa * z)[:, None] * U, check_finite=False)
+    if not np.all(np.isfinite(X)):
+        return W, Grad
+    slope = float(np.sum(g * X))
+    if not slope < 0.0:
+        return W, Grad
+    pen0 = float(rS @ nr)
+    GS = G[:, S]
+    penalized = rS > 0
+    t = 1.0
+    for _ in range(40):
+        Wt = WS + t * X
+        Wt[penalized & (np.sum(Wt * WS, axis=1) <= 0.0)] = 0.0  # passed through zero: leaves the support
+        dW = Wt - WS
+        GX = GS @ dW
+        change = float(np.sum(Grad[S] * dW)) + 0.5 * float(np.sum(dW * GX[S])) + float(rS @ row_norms(Wt)) - pen0
+        if change <= 1e-4 * t * slope:
+            W = W.copy()
+            W[S] = Wt
+            return W, Grad + GX
+        t *= 0.5
+    return W, Grad

@@ -201,8 +201,8 @@ def intercept_step(db, G2, P, wn, bs, be, ba, bsoft, Lb, mask):
 
 
 @njit(cache=True)
-def gram_cd_epoch(G, W, GradT, reg):
-    r"""One pass of block coordinate descent on ``1/2 <W, G W> - <B, W> + reg sum_j ||W_j||``.
+def gram_cd_epoch(G, W, GradT, regs):
+    r"""One pass of block coordinate descent on ``1/2 <W, G W> - <B, W> + sum_j regs_j ||W_j||``.
 
     ``G`` (k x k, symmetric PSD) is the working-set Gram matrix; ``GradT`` (``c x k``, the transpose
     of ``G W - B``, so that the update below is a contiguous, vectorisable loop) is kept up to date
@@ -222,7 +222,7 @@ def gram_cd_epoch(G, W, GradT, reg):
             v[t] = W[j, t] - GradT[t, j] / Lj
             nv += v[t] * v[t]
         nv = math.sqrt(nv)
-        thr = reg / Lj
+        thr = regs[j] / Lj
         scale = 1.0 - thr / nv if nv > thr else 0.0
         nd = 0.0
         for t in range(c):
