@@ -43,6 +43,23 @@ def gram_fits(n: int, k: int) -> bool:
     return 8 * (n * k + k * k) <= GRAM_BYTES
 
 
+def dense_columns(design, idx: np.ndarray) -> np.ndarray:
+    """Working-set columns ``idx`` as a dense float64 ``n x len(idx)`` block (exact copy); counts ``k/p`` pass."""
+    indptr, indices, data = design.columns(idx)
+    X = np.zeros((design.n, idx.size), order="F")  # column-major: BLAS-friendly Gram products
+    for col in range(idx.size):
+        X[indices[indptr[col]:indptr[col + 1]], col] = data[indptr[col]:indptr[col + 1]]
+    design.n_passes += idx.size / design.p
+    return X
+
+
+def weighted_gram(X: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """``X^T diag(h) X`` for ``h >= 0`` (symmetric rank-k update: half the flops of a product)."""
+    Xh = np.asfortranarray(np.sqrt(h)[:, None] * X)
+    A = sla.blas.dsyrk(1.0, Xh, trans=1)
+    return np.triu(A) + np.triu(A, 1).T
+
+
 class GramSquaredSolver:
     """Solves the squared-loss working-set problem on its Gram matrix (see module docstring)."""
 
@@ -54,16 +71,6 @@ class GramSquaredSolver:
         self.last_gap = np.inf
 
     # ------------------------------------------------------------------ statistics of the working set
-    def _dense(self, idx: np.ndarray) -> np.ndarray:
-        """Working-set columns ``idx`` as a dense float64 ``n x len(idx)`` block (exact copy)."""
-        design, n = self.ctx.design, self.ctx.n
-        indptr, indices, data = design.columns(idx)
-        X = np.zeros((n, idx.size))
-        for col in range(idx.size):
-            X[indices[indptr[col]:indptr[col + 1]], col] = data[indptr[col]:indptr[col + 1]]
-        design.n_passes += idx.size / design.p
-        return X
-
     def _stats(self, ws: np.ndarray):
         """``(G, B)`` of the working set, centered when an intercept is fitted; grows the cached Gram."""
         ctx = self.ctx
@@ -72,15 +79,17 @@ class GramSquaredSolver:
         old_pos = np.searchsorted(self._ws, ws)
         old_pos = np.minimum(old_pos, max(self._ws.size - 1, 0))
         known = (self._ws.size > 0) & (self._ws[old_pos] == ws) if self._ws.size else np.zeros(k, dtype=bool)
-        X = self._dense(ws)
+        X = dense_columns(design, ws)
         G = np.empty((k, k))
         if known.any():
             kp = old_pos[known]
             G[np.ix_(known, known)] = self._G[np.ix_(kp, kp)]
         new = np.flatnonzero(~known)
         if new.size:
-            Gn = X.T @ (wn[:, None] * X[:, new])
-            design.n_passes += new.size * k / (design.p * max(c, 1))  # flop-equivalent passes
+            if new.size == k:
+                Gn = weighted_gram(X, wn)
+            else:
+                Gn = X.T @ (wn[:, None] * X[:, new])
             G[:, new] = Gn
             G[new, :] = Gn.T
         Y = fit.Y
@@ -204,9 +213,12 @@ def support_newton(G, W, Grad, support, regs):
         return W, Grad
     GSS = G[np.ix_(S, S)]
     m = S.size
+    ridge = 1e-14 * np.trace(GSS) / m * np.eye(m)  # singular G_SS (collinear atoms): far below round-off
     try:
-        L0 = sla.cho_factor(GSS + np.diag(a) + 1e-14 * np.trace(GSS) / m * np.eye(m), lower=True,
-                            check_finite=False)
+        if W.shape[1] == 1:  # one output: |w_j| is linear on the support, H = G_SS
+            X = sla.cho_solve(sla.cho_factor(GSS + ridge, lower=True, check_finite=False), -g, check_finite=False)
+            return _line_search(G, W, Grad, S, WS, X, g, rS, nr)
+        L0 = sla.cho_factor(GSS + np.diag(a) + ridge, lower=True, check_finite=False)
         Y0 = sla.cho_solve(L0, -g, check_finite=False)
         P0inv = sla.cho_solve(L0, np.eye(m), check_finite=False)
         sa = np.sqrt(a)
@@ -217,6 +229,11 @@ def support_newton(G, W, Grad, support, regs):
     except (np.linalg.LinAlgError, ValueError):
         return W, Grad
     X = Y0 + sla.cho_solve(L0, (sa * z)[:, None] * U, check_finite=False)
+    return _line_search(G, W, Grad, S, WS, X, g, rS, nr)
+
+
+def _line_search(G, W, Grad, S, WS, X, g, rS, nr):
+    """Backtracking on the exact objective along the support Newton step ``X`` (see :func:`support_newton`)."""
     if not np.all(np.isfinite(X)):
         return W, Grad
     slope = float(np.sum(g * X))

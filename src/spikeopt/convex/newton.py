@@ -111,16 +111,24 @@ class WorkingSetSolver:
 
     def __init__(self, ctx):
         from .datafits import Squared
+        from .gram_ce import GramBinarySoftmaxSolver, binary_softmax_weight
         from .gram_ws import GramSquaredSolver
 
         self.ctx = ctx
-        # squared loss: the working-set problem is solved on its Gram matrix when that fits (gram_ws.py)
-        self.gram = GramSquaredSolver(ctx) if isinstance(ctx.datafit, Squared) else None
+        # squared loss and two-class softmax: the working-set problem is solved on (weighted) Gram
+        # matrices when they fit (gram_ws.py, gram_ce.py); other losses use the row sweeps below
+        self.gram = None
+        if isinstance(ctx.datafit, Squared):
+            self.gram = GramSquaredSolver(ctx)
+        else:
+            a = binary_softmax_weight(ctx.datafit)
+            if a is not None and (not ctx.intercept or ctx.datafit.intercept_mask().all()):
+                self.gram = GramBinarySoftmaxSolver(ctx, a)
 
     def solve_ws(self, W0: np.ndarray, b0, ws: np.ndarray, tol_in: float, budget: int, gap0: float = np.inf):
         from .gram_ws import gram_fits
 
-        if self.gram is not None and gram_fits(self.ctx.n, len(ws)):
+        if self.gram is not None and gram_fits(self.ctx.n, len(ws) + 1):
             out = self.gram.solve_ws(W0, b0, ws, tol_in, budget, gap0)
             self.last_gap = self.gram.last_gap
             return out
