@@ -68,6 +68,7 @@ class GramBinarySoftmaxSolver:
         X = dense_columns(design, ws)
         if icpt:
             X = np.asfortranarray(np.hstack([X, np.ones((ctx.n, 1))]))
+        X32 = X.astype(np.float32, order="F")  # exact copy of 0/1 (and float32) atoms, for the Hessian
         regs = np.full(X.shape[1], reg)
         if icpt:
             regs[-1] = 0.0
@@ -104,7 +105,7 @@ class GramBinarySoftmaxSolver:
             gz = Gz @ _E
             P = fit.curvature_rows(Z)[0]
             h = 2.0 * self.a * wn * P[:, 0] * P[:, 1]
-            A = weighted_gram(X, h)
+            A = weighted_gram(X32, h)
             design.n_passes += k / design.p  # one read of the working-set columns (k right-hand sides)
             g = X.T @ gz
             Bq = A @ v - g

@@ -54,9 +54,13 @@ def dense_columns(design, idx: np.ndarray) -> np.ndarray:
 
 
 def weighted_gram(X: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """``X^T diag(h) X`` for ``h >= 0`` (symmetric rank-k update: half the flops of a product)."""
-    Xh = np.asfortranarray(np.sqrt(h)[:, None] * X)
-    A = sla.blas.dsyrk(1.0, Xh, trans=1)
+    """``X^T diag(h) X`` in float64 for ``h >= 0``, or float32 when ``X`` is (a model Hessian only).
+
+    A symmetric rank-k update (``syrk``): half the flops of a general product; float32 halves them
+    again where round-off of ~1e-6 relative only perturbs a Newton model, never a certificate.
+    """
+    Xh = np.asfortranarray(np.sqrt(h).astype(X.dtype)[:, None] * X)
+    A = (sla.blas.ssyrk if X.dtype == np.float32 else sla.blas.dsyrk)(1.0, Xh, trans=1).astype(np.float64)
     return np.triu(A) + np.triu(A, 1).T
 
 
