@@ -78,6 +78,7 @@ class GramBinarySoftmaxSolver:
         if icpt:
             v[k] = float(b @ _E)
         z = X @ v
+        design.n_passes += k / design.p
         iters = 0
         best = -np.inf
         gap = np.inf
@@ -108,6 +109,7 @@ class GramBinarySoftmaxSolver:
             A = weighted_gram(X32, h)
             design.n_passes += k / design.p  # one read of the working-set columns (k right-hand sides)
             g = X.T @ gz
+            design.n_passes += k / design.p
             Bq = A @ v - g
             opt0 = [None]
 
@@ -121,6 +123,7 @@ class GramBinarySoftmaxSolver:
             iters += it + 1
             dv = V[:, 0] - v
             dz = X @ dv
+            design.n_passes += k / design.p
             dZ = dz[:, None] * _E[None, :]
             Wc, Wn = v[:k, None], V[:k, :]
             slope = float(np.sum(Gz * dZ)) + reg * (float(np.abs(V[:k, 0]).sum()) - pen)

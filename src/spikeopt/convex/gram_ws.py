@@ -96,8 +96,10 @@ class GramSquaredSolver:
                 Gn = X.T @ (wn[:, None] * X[:, new])
             G[:, new] = Gn
             G[new, :] = Gn.T
+            design.n_passes += k / design.p  # a product over the k columns (many right-hand sides)
         Y = fit.Y
         B = X.T @ (wn[:, None] * Y)
+        design.n_passes += k / design.p
         self._ws, self._G = ws.copy(), G
         if ctx.intercept:
             omega = float(wn.sum())
