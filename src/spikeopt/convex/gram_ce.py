@@ -25,6 +25,7 @@ from .penalty import row_norms
 
 _E = np.array([-1.0, 1.0]) / np.sqrt(2.0)
 _MODEL_REL = 1e-3  # solve each Newton model until its optimality violation fell by this factor
+_MODEL_EPOCHS = 2000  # ... or this many coordinate-descent epochs on its Gram matrix
 
 
 def binary_softmax_weight(fit) -> float | None:
@@ -119,8 +120,8 @@ class GramBinarySoftmaxSolver:
                     opt0[0] = viol
                 return viol <= _MODEL_REL * opt0[0]
 
-            V, _, it = quadratic_group_lasso(A, Bq[:, None], v[:, None], regs, done, max(budget - iters, 1))
-            iters += it + 1
+            V, _, it = quadratic_group_lasso(A, Bq[:, None], v[:, None], regs, done, _MODEL_EPOCHS)
+            iters += 1  # one proximal Newton step (its model is solved on the k x k Gram matrix)
             dv = V[:, 0] - v
             dz = X @ dv
             design.n_passes += k / design.p

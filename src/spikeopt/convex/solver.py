@@ -173,7 +173,8 @@ def solve(
     intercept : fit an unpenalized ``b`` (else ``b = 0``).
     tol : absolute duality-gap target.
     max_iter : budget of inner iterations, all working sets together (coordinate-descent epochs
-        over the working set plus support Newton-CG steps).
+        over the working set plus support Newton steps; for the two-class softmax, proximal Newton
+        steps, whose models are solved on the working-set Gram matrix).
     warm_start : a :class:`ConvexSolution`, ``(coef, intercept)`` or ``coef``.
     classes : number of classes for a single cross-entropy loss (default ``max(Y) + 1``).
     compress_rows : merge identical ``(D_i, Y_i)`` rows of a dense 0/1 design into row weights
