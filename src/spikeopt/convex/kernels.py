@@ -128,6 +128,8 @@ def cd_epoch(indptr, indices, data, W, dW, G2, P, wn, bs, be, ba, bsoft, cmask, 
     plain = True  # squared loss: H_i = I (one non-softmax block of weight 1, P = 1)
     if nb != 1 or bsoft[0] or ba[0] != 1.0:
         plain = False
+    one_soft = nb == 1 and bsoft[0] and bs[0] == 0 and be[0] == c  # one softmax block over all outputs
+    a0 = ba[0]
     for j in range(k):
         Lj = L[j]
         if Lj <= 0.0:
@@ -164,6 +166,15 @@ def cd_epoch(indptr, indices, data, W, dW, G2, P, wn, bs, be, ba, bsoft, cmask, 
                 f = wn[r] * float(data[q])
                 for t in range(c):
                     G2[r, t] += f * delta[t]
+        elif one_soft:  # inlined a (diag p - p p^T) delta: the common cross-entropy case
+            for q in range(indptr[j], indptr[j + 1]):
+                r = indices[q]
+                f = a0 * wn[r] * float(data[q])
+                dot = 0.0
+                for t in range(c):
+                    dot += P[r, t] * delta[t]
+                for t in range(c):
+                    G2[r, t] += f * P[r, t] * (delta[t] - dot)
         else:
             for q in range(indptr[j], indptr[j + 1]):
                 r = indices[q]
