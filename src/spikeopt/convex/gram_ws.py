@@ -226,7 +226,10 @@ def support_newton(G, W, Grad, support, regs):
             return _line_search(G, W, Grad, S, WS, X, g, rS, nr)
         L0 = sla.cho_factor(GSS + np.diag(a) + ridge, lower=True, check_finite=False)
         Y0 = sla.cho_solve(L0, -g, check_finite=False)
-        P0inv = sla.cho_solve(L0, np.eye(m), check_finite=False)
+        P0inv, info = sla.lapack.dpotri(L0[0], lower=1)  # the inverse from the factor: m^3 flops
+        if info != 0:
+            return W, Grad
+        P0inv = np.tril(P0inv) + np.tril(P0inv, -1).T
         sa = np.sqrt(a)
         M = np.eye(m) - np.outer(sa, sa) * P0inv * (U @ U.T)
         M += 1e-14 * np.eye(m)  # singular G_SS: a ridge far below round-off of H
