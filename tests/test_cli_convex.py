@@ -36,12 +36,12 @@ def test_single_reg_is_a_one_point_path(tmp_path):
 
 def test_reg_auto_and_allow_unconverged_route(tmp_path):
     with pytest.warns(ConvergenceWarning, match="allow_unconverged"):
-        result = _run(tmp_path, "--reg", "auto", "--max-iter", "3", "--allow-unconverged")
+        result = _run(tmp_path, "--reg", "auto", "--max-iter", "1", "--allow-unconverged")
     sel = result["selection"]
     assert sel["reg_spec"] == "auto" and result["config"]["convex"]["allow_unconverged"] is True
     regs = [p["reg"] for p in result["path"]] + sel["skipped_after_validation_drop"]
     assert regs == pytest.approx(auto_regs(sel["reg_max"]), rel=1e-12)
-    assert not all(p["converged"] for p in result["path"])  # 3 iterations do not reach 1e-6 everywhere
+    assert not all(p["converged"] for p in result["path"])  # 1 iteration does not reach 1e-6 everywhere
     assert all(p["eligible"] for p in result["path"])  # allowed: every point may be selected
 
 
