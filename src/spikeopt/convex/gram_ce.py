@@ -61,12 +61,27 @@ class GramBinarySoftmaxSolver:
         self.a = weight
         self.last_gap = np.inf
 
+    def _columns(self, ws: np.ndarray) -> np.ndarray:
+        """Dense working-set columns, reusing those of the previous working set (it mostly grows)."""
+        old_ws, old_X = getattr(self, "_ws", None), getattr(self, "_X", None)
+        if old_ws is None or old_ws.size == 0:
+            X = dense_columns(self.ctx.design, ws)
+        else:
+            pos = np.minimum(np.searchsorted(old_ws, ws), old_ws.size - 1)
+            known = old_ws[pos] == ws
+            X = np.empty((self.ctx.n, ws.size), order="F")
+            X[:, known] = old_X[:, pos[known]]
+            if (~known).any():
+                X[:, ~known] = dense_columns(self.ctx.design, ws[~known])
+        self._ws, self._X = ws.copy(), X
+        return X
+
     def solve_ws(self, W0, b0, ws, tol_in, budget, gap0=np.inf):
         ctx, fit = self.ctx, self.ctx.datafit
         design, wn, reg, icpt = ctx.design, ctx.wn, ctx.reg, ctx.intercept
         ws = np.asarray(ws, dtype=np.int64)
         k = ws.size
-        X = dense_columns(design, ws)
+        X = self._columns(ws)
         if icpt:
             X = np.asfortranarray(np.hstack([X, np.ones((ctx.n, 1))]))
         X32 = X.astype(np.float32, order="F")  # exact copy of 0/1 (and float32) atoms, for the Hessian
