@@ -20,7 +20,8 @@ import sys
 import time
 
 
-from solver import ce_loss, one_pass_cpu, onehot, xor_instance  # noqa: E402 (benchmarks/ on sys.path)
+from _meta import run_meta  # noqa: E402 (benchmarks/ on sys.path)
+from solver import ce_loss, one_pass_cpu, onehot, xor_instance  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -36,7 +37,9 @@ def main(argv=None) -> int:
     from spikeopt.convex.solver import solve
 
     D, y, w, heads = xor_instance(args.steps, args.rows)
-    print(f"xor-T{args.steps}-N{args.rows}: D {D.shape[0]} x {D.shape[1]}", flush=True)
+    meta = run_meta()
+    print(f"xor-T{args.steps}-N{args.rows}: D {D.shape[0]} x {D.shape[1]}; load average {meta['load_average_1min']:.2f}",
+          flush=True)
     for loss_kind in args.losses:
         Y = onehot(y, heads) if loss_kind == "squared" else y
         loss = "squared" if loss_kind == "squared" else ce_loss(heads)
@@ -46,6 +49,7 @@ def main(argv=None) -> int:
             s = solve(D, Y, reg, loss, sample_weight=w, max_iter=1_000_000)
             el = time.process_time() - t
             print(f"{loss_kind:14s} reg {reg:7.0e}  CPU {el:8.2f}s  gap {s.gap:.1e}  converged {s.converged}  "
+                  f"pass {pass_s * 1e3:.1f} ms  "
                   f"passes {s.n_passes:7.0f}  time/pass {el / pass_s:7.0f}  active {len(s.active)}", flush=True)
     return 0
 

@@ -36,13 +36,13 @@ def test_single_reg_is_a_one_point_path(tmp_path):
 
 def test_reg_auto_and_allow_unconverged_route(tmp_path):
     with pytest.warns(ConvergenceWarning, match="allow_unconverged"):
-        result = _run(tmp_path, "--reg", "auto", "--max-iter", "3", "--allow-unconverged")
+        result = _run(tmp_path, "--reg", "auto", "--max-iter", "1", "--allow-unconverged")
     sel = result["selection"]
     assert sel["reg_spec"] == "auto" and result["config"]["convex"]["allow_unconverged"] is True
     regs = [p["reg"] for p in result["path"]] + sel["skipped_after_validation_drop"]
     grid = auto_regs(sel["reg_max"])  # then extended below the grid while its last point was the best
     assert regs[:len(grid)] == pytest.approx(grid, rel=1e-12) and len(regs) == len(grid) + sel["extended_below_grid"]
-    assert not all(p["converged"] for p in result["path"])  # 3 iterations do not reach 1e-6 everywhere
+    assert not all(p["converged"] for p in result["path"])  # 1 iteration does not reach 1e-6 everywhere
     assert all(p["eligible"] for p in result["path"])  # allowed: every point may be selected
 
 

@@ -110,9 +110,28 @@ class WorkingSetSolver:
     explicit = True
 
     def __init__(self, ctx):
+        from .datafits import Squared
+        from .gram_ce import GramBinarySoftmaxSolver, binary_softmax_weight
+        from .gram_ws import GramSquaredSolver
+
         self.ctx = ctx
+        # squared loss and two-class softmax: the working-set problem is solved on (weighted) Gram
+        # matrices when they fit (gram_ws.py, gram_ce.py); other losses use the row sweeps below
+        self.gram = None
+        if isinstance(ctx.datafit, Squared):
+            self.gram = GramSquaredSolver(ctx)
+        else:
+            a = binary_softmax_weight(ctx.datafit)
+            if a is not None and (not ctx.intercept or ctx.datafit.intercept_mask().all()):
+                self.gram = GramBinarySoftmaxSolver(ctx, a)
 
     def solve_ws(self, W0: np.ndarray, b0, ws: np.ndarray, tol_in: float, budget: int, gap0: float = np.inf):
+        from .gram_ws import gram_fits
+
+        if self.gram is not None and gram_fits(self.ctx.n, len(ws) + 1):
+            out = self.gram.solve_ws(W0, b0, ws, tol_in, budget, gap0)
+            self.last_gap = self.gram.last_gap
+            return out
         ctx, fit = self.ctx, self.ctx.datafit
         design = ctx.design
         wn, reg, icpt = ctx.wn, ctx.reg, ctx.intercept

@@ -37,7 +37,10 @@ class _Context:
         self.c = datafit.n_outputs
         self.wn = datafit.wn
         self.reg = penalty.reg
-        wD2 = design.sq_tdot(self.wn)
+        if np.all(self.wn == self.wn[0]):  # equal weights: from the (cached) column norms, no extra pass
+            wD2 = self.wn[0] * design.l2_norms() ** 2
+        else:
+            wD2 = design.sq_tdot(self.wn)
         if intercept:
             self.omega = datafit.weight_sum / self.n
             self.dbar = design.tdot_vec(datafit.weights) / datafit.weight_sum

@@ -69,7 +69,17 @@ Working sets (as in celer/skglm) around a proximal-Newton inner solver (:mod:`.n
   largest dual-norm violators, of size ``max(16, 2 * n_active, previous size)``. The working-set
   problem is solved to ``max(0.3 * gap, 0.1 * tol)``, or to ``tol / 2`` when no atom outside it
   violates the dual constraint;
-* working set: proximal Newton. The quadratic model of ``F`` at the current predictions (exact for
+* working set, squared loss and two-class softmax (whenever the dense working-set columns and
+  the ``k x k`` Gram matrix fit :data:`.gram_ws.GRAM_BYTES`): the problem is solved on Gram
+  matrices (:mod:`.gram_ws`, :mod:`.gram_ce`), BLAS instead of sweeps over the rows. Squared: one
+  Gram ``X^T diag(w/n) X`` per working set (grown column-wise, reused along a path; an intercept
+  is eliminated by centering), then coordinate descent at ``k^2 c`` per epoch with Anderson
+  extrapolation and exact Newton steps on the support (Woodbury: two ``m x m`` Cholesky factors
+  for any ``c``), the working-set gap in closed form. Two-class softmax: zero-mean rows make it an
+  l1 logistic regression in ``w_j``; proximal Newton whose models (Hessian
+  ``X^T diag(h) X``, float32 ``syrk``) are solved the same way, then a line search on the true
+  objective;
+* working set, other losses: proximal Newton. The quadratic model of ``F`` at the current predictions (exact for
   the squared loss; softmax Hessians ``diag p - p p^T`` per row for cross-entropy and per head for
   multi-head) is minimised with the penalty by a few epochs of compiled block coordinate descent
   (:mod:`.kernels`: one atom's ``c``-vector at a time, step ``1/L_j``, block soft-thresholding, cost
@@ -88,7 +98,8 @@ dtype. ``ConvexSolution.n_passes`` reports the work in full-dictionary passes.
 Where the pieces live: this file holds the outer loop (``solve``, ``solve_path``, ``reg_max``);
 ``problem.py`` turns inputs into a problem (checks, datafit by name, row compression);
 ``design.py`` the compact design and its products; ``oracles.py`` the certificate context;
-``newton.py`` the working-set solver; ``kernels.py`` its compiled loops; ``datafits.py`` and
+``newton.py`` the working-set solver (it hands squared and two-class softmax problems to
+``gram_ws.py`` / ``gram_ce.py``); ``kernels.py`` the compiled loops; ``datafits.py`` and
 ``penalty.py`` the losses and the group norm.
 
 Speed-ups (all exact):
@@ -162,7 +173,8 @@ def solve(
     intercept : fit an unpenalized ``b`` (else ``b = 0``).
     tol : absolute duality-gap target.
     max_iter : budget of inner iterations, all working sets together (coordinate-descent epochs
-        over the working set plus support Newton-CG steps).
+        over the working set plus support Newton steps; for the two-class softmax, proximal Newton
+        steps, whose models are solved on the working-set Gram matrix).
     warm_start : a :class:`ConvexSolution`, ``(coef, intercept)`` or ``coef``.
     classes : number of classes for a single cross-entropy loss (default ``max(Y) + 1``).
     compress_rows : merge identical ``(D_i, Y_i)`` rows of a dense 0/1 design into row weights

@@ -1,0 +1,113 @@
+"""The Gram working-set solvers (gram_ws.py, gram_ce.py) against cvxpy/Clarabel.
+
+Squared loss (one and several outputs, intercept, row weights, along a warm-started path that
+reuses the cached Gram matrix) and the two-class softmax (single loss and a weighted single head,
+with intercept and row weights, separable data); plus the quadratic group-lasso routine on its own.
+cvxpy is imported, not skipped: these tests fail when the reference is missing.
+"""
+
+import warnings
+from collections import namedtuple
+
+import cvxpy as cp
+import numpy as np
+import pytest
+
+from spikeopt.convex import solve
+from spikeopt.convex.gram_ws import quadratic_group_lasso
+from spikeopt.convex.penalty import row_norms
+from spikeopt.convex.solver import reg_max, solve_path
+
+Head = namedtuple("Head", "name classes weight")
+
+
+def _reference(D, Y, reg, loss, w=None, intercept=False, head_weight=1.0):
+    D = np.asarray(D, dtype=float)
+    n, p = D.shape
+    w = np.ones(n) if w is None else np.asarray(w, float)
+    c = np.asarray(Y, float).reshape(n, -1).shape[1] if loss == "squared" else 2
+    W = cp.Variable((p, c))
+    Z = D @ W
+    if intercept:
+        Z = Z + np.ones((n, 1)) @ cp.Variable((1, c))
+    if loss == "squared":
+        F = 0.5 * cp.sum(cp.multiply(w[:, None], cp.square(Z - np.asarray(Y, float).reshape(n, -1)))) / n
+    else:
+        onehot = np.eye(2)[np.asarray(Y).reshape(-1)]
+        F = head_weight * (w @ (cp.log_sum_exp(Z, axis=1) - cp.sum(cp.multiply(onehot, Z), axis=1))) / n
+    prob = cp.Problem(cp.Minimize(F + reg * cp.sum(cp.norm(W, 2, axis=1))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prob.solve(solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12, max_iter=500)
+    return float(prob.value)
+
+
+def _check(sol, ref, tol):
+    assert sol.converged and sol.gap <= tol
+    assert sol.dual <= ref + 1e-8, sol.dual - ref
+    assert abs(sol.primal - ref) <= 2e-6 * max(1.0, abs(ref)), (sol.primal, ref)
+
+
+def _binary(n, p, seed, density=0.3):
+    rng = np.random.default_rng(seed)
+    return (rng.random((n, p)) < density).astype(np.uint8), rng
+
+
+@pytest.mark.parametrize("outputs", [1, 3])
+@pytest.mark.parametrize("intercept", [False, True])
+def test_squared_gram_with_weights_and_intercept(outputs, intercept):
+    D, rng = _binary(70, 120, seed=outputs)
+    Y = rng.standard_normal((70, outputs)) + D[:, :3] @ rng.standard_normal((3, outputs))
+    w = 10.0 ** rng.uniform(-2, 2, 70)
+    reg = 1e-2 * reg_max(D, Y, "squared", sample_weight=w, intercept=intercept)
+    sol = solve(D, Y, reg, "squared", sample_weight=w, intercept=intercept, tol=1e-9)
+    _check(sol, _reference(D, Y, reg, "squared", w, intercept), 1e-9)
+    assert sol.active.size > 20  # a large support: the support Newton steps are exercised
+
+
+def test_squared_path_reuses_gram_and_matches_reference():
+    D, rng = _binary(60, 90, seed=7)
+    Y = np.eye(2)[rng.integers(0, 2, 60)]
+    top = reg_max(D, Y, "squared")
+    regs = [0.3 * top, 0.03 * top, 0.003 * top]
+    sols = solve_path(D, Y, regs, "squared", tol=1e-9)
+    for reg, sol in zip(regs, sols):
+        _check(sol, _reference(D, Y, reg, "squared"), 1e-9)
+
+
+@pytest.mark.parametrize("intercept", [False, True])
+def test_two_class_softmax_gram_with_weights(intercept):
+    D, rng = _binary(80, 100, seed=3)
+    y = (D[:, 0] ^ D[:, 1] ^ (rng.random(80) < 0.1)).astype(np.int64)
+    w = 10.0 ** rng.uniform(-2, 2, 80)
+    reg = 3e-3 * reg_max(D, y, "cross_entropy", sample_weight=w, intercept=intercept)
+    sol = solve(D, y, reg, "cross_entropy", sample_weight=w, intercept=intercept, tol=1e-9)
+    _check(sol, _reference(D, y, reg, "cross_entropy", w, intercept), 1e-9)
+    assert np.allclose(sol.coef.sum(axis=1), 0.0, atol=1e-12)  # zero-mean rows: the minimum-norm optimum
+
+
+def test_single_weighted_two_class_head_separable_with_intercept():
+    D, _ = _binary(24, 150, seed=9, density=0.35)
+    y = (D[:, 0] ^ D[:, 1]).astype(np.int64)
+    heads = [Head("xor", 2, 0.5)]
+    sol = solve(D, y[:, None], 1e-3, heads, intercept=True, tol=1e-8)
+    _check(sol, _reference(D, y, 1e-3, "cross_entropy", None, True, head_weight=0.5), 1e-8)
+    assert np.all(np.isfinite(sol.coef))
+
+
+def test_quadratic_group_lasso_matches_reference():
+    rng = np.random.default_rng(5)
+    X = (rng.random((50, 30)) < 0.4).astype(float)
+    X[:, 29] = X[:, 28]  # collinear pair: singular Gram matrix
+    G = X.T @ X / 50
+    B = X.T @ rng.standard_normal((50, 2)) / 50
+    regs = np.full(30, 2e-3)
+    regs[0] = 0.0  # an unpenalized row
+    W, Grad, _ = quadratic_group_lasso(G, B, np.zeros((30, 2)), regs, lambda W, g: False, budget=3000)
+    V = cp.Variable((30, 2))
+    obj = 0.5 * cp.sum_squares(X @ V) / 50 - cp.sum(cp.multiply(B, V)) + cp.sum(cp.multiply(regs, cp.norm(V, 2, axis=1)))
+    prob = cp.Problem(cp.Minimize(obj))
+    prob.solve(solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
+    ours = 0.5 * float(np.sum(W * (G @ W))) - float(np.sum(B * W)) + float(regs @ row_norms(W))
+    assert ours <= prob.value + 1e-10
+    assert np.allclose(Grad, G @ W - B, atol=1e-12)
