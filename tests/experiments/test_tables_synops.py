@@ -12,7 +12,7 @@ from spikeopt.experiments.reproduce import reproduce
 from spikeopt.experiments.tables import t1_specs
 
 sys.path.insert(0, str(Path(__file__).parent))
-import fake_runs  # noqa: E402
+import fake_runs
 
 TINY = dataclasses.replace(QUICK, name="tiny", lambda_grid=(0.5, 1.0), add_train_sizes=(64, 128))
 CODE = {"cvx": 1, "sg-cvx": 2, "sg": 3, "sg-sg": 4, "cvx-sg": 5}

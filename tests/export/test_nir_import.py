@@ -17,7 +17,7 @@ from spikeopt.export.nir import export_nir, to_nir
 from spikeopt.snn.network import ParallelLIFSNN
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_nir import run_graph  # noqa: E402 - the reference NIR interpreter written in the export tests
+from test_nir import run_graph  # the reference NIR interpreter of the export tests
 
 
 def _net(reset="zero", readout="final", delays=(0,), depth=2, leak=1.0, subnetworks=3) -> ParallelLIFSNN:

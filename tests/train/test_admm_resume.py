@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-import spikeopt.train.admm as admm
 from spikeopt.cli import main
+from spikeopt.train import admm
 from spikeopt.train.admm_config import ADMMConfig
 
 

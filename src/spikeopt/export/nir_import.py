@@ -130,7 +130,7 @@ def _first_layer(g: _Graph, source: str, dt: float, n_in: int) -> tuple[list[int
         steps, affine = 0, name
         if isinstance(g.nodes[name], nir.Delay):
             d = _array(g.nodes[name], "delay") / dt
-            steps = int(round(float(d[0]))) if d.size else -1
+            steps = round(float(d[0])) if d.size else -1
             if d.size != n_in or steps < 1 or not _close(d, float(steps)):
                 raise g.refuse(name, f"a delay must be the same whole number (>= 1) of steps dt = {dt:g} "
                                      f"for all {n_in} inputs")
