@@ -146,7 +146,7 @@ def _train_parser(task: str | None) -> argparse.ArgumentParser:
     p.add_argument("--save", help="save the trained model to this file")
     p.add_argument("--checkpoint", metavar="PATH", default=None,
                    help="SG, fine-tuning, SAST: write the training state to PATH after every epoch (PATH.finetune "
-                        "for the fine-tuning stage)")
+                        "for the fine-tuning stage); ADMM: every admm.checkpoint_every iterations")
     p.add_argument("--resume", action="store_true",
                    help="continue from --checkpoint PATH where a killed run stopped (starts afresh if it is absent)")
     p.add_argument("--tensorboard", metavar="DIR", default=None,
@@ -170,6 +170,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         if getattr(args, key) is not None:
             sets.append(f"{key}={getattr(args, key)}")
     sast = (args.method or config.method) == "sast"
+    admm = (args.method or config.method) == "admm"
     for flag, (path, _, _) in _FLAGS.items():
         value = getattr(args, flag.lstrip("-").replace("-", "_"))
         if value is not None:
@@ -179,15 +180,15 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     if getattr(args, "sam_two_batches", False):
         sets.append("sast.two_batches=true")
     if getattr(args, "checkpoint", None):
-        if (args.method or config.method) in ("admm", "cvx"):
-            raise ValueError("--checkpoint covers the SG, fine-tuning and SAST training loops (methods sg, sg-sg, "
-                             "sg-cvx, cvx-sg, sast); ADMM and the convex solve keep no mid-run checkpoints yet")
-        sets += [f"sast.checkpoint={args.checkpoint}"] if sast else [
+        if (args.method or config.method) == "cvx":
+            raise ValueError("--checkpoint covers the SG, fine-tuning, SAST and ADMM training loops (methods sg, "
+                             "sg-sg, sg-cvx, cvx-sg, sast, admm); the convex solve keeps no mid-run checkpoints")
+        sets += [f"sast.checkpoint={args.checkpoint}"] if sast else [f"admm.checkpoint={args.checkpoint}"] if admm else [
             f"sg.checkpoint={args.checkpoint}", f"finetune.checkpoint={args.checkpoint}.finetune"]
     if getattr(args, "resume", False):
         if not getattr(args, "checkpoint", None):
             raise ValueError("--resume continues from --checkpoint PATH: give the checkpoint path too")
-        sets += ["sast.resume=true"] if sast else ["sg.resume=true", "finetune.resume=true"]
+        sets += ["sast.resume=true"] if sast else ["admm.resume=true"] if admm else ["sg.resume=true", "finetune.resume=true"]
     if args.no_progress:
         sets += ["sg.progress=false", "finetune.progress=false", "admm.progress=false", "sast.progress=false",
                  "convex.progress=false"]

@@ -55,8 +55,8 @@ def test_cli_flags(tmp_path, capsys):
             "--subnetworks", "2", "--width", "4", "--no-progress"]
     assert main([*base, "--method", "sg", "--resume"]) == 2
     assert "--checkpoint" in capsys.readouterr().err
-    assert main([*base, "--method", "admm", "--checkpoint", str(tmp_path / "c")]) == 2
-    assert "ADMM" in capsys.readouterr().err
+    assert main([*base, "--method", "cvx", "--checkpoint", str(tmp_path / "c")]) == 2
+    assert "convex solve" in capsys.readouterr().err
     ckpt = tmp_path / "c"
     assert main([*base, "--method", "sg-sg", "--epochs", "1", "--ft-epochs", "1", "--checkpoint", str(ckpt)]) == 0
     assert ckpt.is_file() and (tmp_path / "c.finetune").is_file()

@@ -6,6 +6,7 @@ Each suite is ``specs(protocol) -> [SweepSpec]`` plus ``render(protocol, store, 
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -44,6 +45,26 @@ def _plot(fn: Callable[..., Path], *args: Any, **kwargs: Any) -> str:
         return f"\n\n_plot {args[0]} failed: {type(err).__name__}: {err}_"
 
 
+def _synops(summary: Summary | None) -> Stat | None:
+    """SynOps per sample of the chosen runs (``extra["synops"]``, counted on the test split): mean and
+    sample std over seeds; None unless every chosen run carries the count (older stores do not)."""
+    if summary is None or not summary.runs:
+        return None
+    values = [((r.extra or {}).get("synops") or {}).get("synops_per_sample", {}).get("total")
+              for r in summary.runs.values()]
+    if any(v is None for v in values):
+        return None
+    vals = [float(v) for v in values]
+    return Stat(statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0, len(vals))
+
+
+def fmt_ops(stat: Stat | None) -> str | None:
+    """Operation counts span decades: four significant digits (and the std across seeds)."""
+    if stat is None:
+        return None
+    return f"{stat.mean:.4g}" + (f" ± {stat.std:.2g}" if stat.n > 1 else "")
+
+
 def _series(summaries: list[Summary], key: str, metric: str) -> tuple[list, list, list]:
     pts = [(s.group[key], s.get(metric)) for s in summaries if s.get(metric) is not None]
     return [x for x, _ in pts], [st.mean for _, st in pts], [st.std for _, st in pts]
@@ -68,12 +89,12 @@ def t1_render(p: Protocol, store: Store, folder: Path) -> str:
         acc = s.get("test.accuracy")
         ours_pct = None if acc is None else Stat(100 * acc.mean, 100 * acc.std, acc.n)
         pp = paper.TABLE1.value("test_accuracy_pct", subnetworks=k)
-        rows.append([k, fmt_stat(ours_pct, 2), fmt_num(pp, 2), mark(mean(ours_pct), pp, True),
+        rows.append([k, fmt_stat(ours_pct, 2), fmt_num(pp, 2), mark(mean(ours_pct), pp, True), fmt_ops(_synops(s)),
                      fmt_num(avg["primal"], 4), fmt_num(paper.TABLE1.value("primal", subnetworks=k), 4),
                      fmt_num(avg["dual"], 4), fmt_num(paper.TABLE1.value("dual", subnetworks=k), 4),
                      None if avg["gap"] is None else f"{avg['gap']:.1e}", None])
-    head = ["K", "test acc % (ours)", "paper", "vs paper", "primal", "paper primal", "dual", "paper dual",
-            "abs gap (ours)", "paper gap"]
+    head = ["K", "test acc % (ours)", "paper", "vs paper", "SynOps/sample (ours)", "primal", "paper primal", "dual",
+            "paper dual", "abs gap (ours)", "paper gap"]
     return md_table(head, rows) + _status(sums)
 
 
@@ -139,8 +160,9 @@ def t2_render(p: Protocol, store: Store, folder: Path) -> str:
             ps = paper.TABLE2.value("best_sg", task=label, setting=setting)
             t = group[0].base.task_options.get("steps", group[0].base.task_options.get("digits"))
             win = None if oc is None or osg is None else _winner(oc.mean, osg.mean)
-            rows.append([f"{setting} (depth {depth})", label, t, f"{fmt_stat(oc)} ({cm})", fmt_num(pc),
-                         mark(mean(oc), pc), f"{fmt_stat(osg)} ({sm})", fmt_num(ps), mark(mean(osg), ps),
+            rows.append([f"{setting} (depth {depth})", label, t, f"{fmt_stat(oc)} ({cm})", fmt_ops(_synops(cs)),
+                         fmt_num(pc), mark(mean(oc), pc), f"{fmt_stat(osg)} ({sm})", fmt_ops(_synops(ss)),
+                         fmt_num(ps), mark(mean(osg), ps),
                          win, None if pc is None or ps is None else _winner(pc, ps)])
             if setting == "shallow" and label in ("addition-base-2", "xor-horizon-1", "mnist-seq"):
                 runs = {}
@@ -152,8 +174,8 @@ def t2_render(p: Protocol, store: Store, folder: Path) -> str:
                     if records:
                         runs[f"{spec.grid['method'][0]} (seed {spec.seeds[0]})"] = records
                 curves[label] = (runs, metric.split(".", 1)[1])
-    head = ["setting", "task", "T / digits", "best CVX variant (ours)", "paper", "vs paper", "best SG variant (ours)",
-            "paper", "vs paper", "winner (ours)", "winner (paper)"]
+    head = ["setting", "task", "T / digits", "best CVX variant (ours)", "SynOps/sample (CVX)", "paper", "vs paper",
+            "best SG variant (ours)", "SynOps/sample (SG)", "paper", "vs paper", "winner (ours)", "winner (paper)"]
     out = md_table(head, rows)
     if curves:
         from spikeopt.plots.experiments import training_curves
@@ -189,6 +211,8 @@ def t3_render(p: Protocol, store: Store, folder: Path) -> str:
                 ours = s.get(f"{split}.{JT}")
                 pv = paper.TABLE3.value(col, method=m, block=block)
                 row += [fmt_stat(ours), fmt_num(pv), mark(mean(ours), pv)]
+                if split == "test":
+                    row.append(fmt_ops(_synops(s)))
             row.append(", ".join(f"{v}" for v in sorted({c.get('task_options.lambda_carry') for c in s.chosen.values()})))
             rows.append(row)
             by = _summaries(spec, store, by=["task_options.lambda_carry"])
@@ -198,6 +222,7 @@ def t3_render(p: Protocol, store: Store, folder: Path) -> str:
                 panels.setdefault(panel, {})[m] = (xs, ys, sd)
     head = ["base", "method"] + [f"{c} {w}" for c, _ in _T3_SPLITS for w in ("(ours)", "paper", "vs")] + [
         "chosen lambda_carry"]
+    head.insert(5, "SynOps/sample (test)")
     out = md_table(head, rows) + _status(all_sums)
     from spikeopt.plots.experiments import line_panels
 
@@ -240,11 +265,13 @@ def _ablation_render(number: int, specs: list[SweepSpec], store: Store, folder: 
             oc = cvx[i].get("test.accuracy") if i < len(cvx) else None
             osg = sg[i].get("test.accuracy") if i < len(sg) else None
             pv = paper_rows[i]["values"] if i < len(paper_rows) else {}
-            rows.append([cvx[i].group[key] if i < len(cvx) else None, fmt_stat(oc), fmt_num(pv.get("cvx")),
-                         mark(mean(oc), pv.get("cvx")), fmt_stat(osg), fmt_num(pv.get("sg")),
-                         mark(mean(osg), pv.get("sg"))])
+            rows.append([cvx[i].group[key] if i < len(cvx) else None, fmt_stat(oc),
+                         fmt_ops(_synops(cvx[i] if i < len(cvx) else None)), fmt_num(pv.get("cvx")),
+                         mark(mean(oc), pv.get("cvx")), fmt_stat(osg), fmt_ops(_synops(sg[i] if i < len(sg) else None)),
+                         fmt_num(pv.get("sg")), mark(mean(osg), pv.get("sg"))])
         out.append(f"**({part[0]}) {label} ablation** (paper rows lined up by position; their labels were lost)\n\n"
-                   + md_table([f"{label} (ours)", "CVX (ours)", "paper CVX", "vs", "SG (ours)", "paper SG", "vs"], rows))
+                   + md_table([f"{label} (ours)", "CVX (ours)", "CVX SynOps/sample", "paper CVX", "vs", "SG (ours)",
+                             "SG SynOps/sample", "paper SG", "vs"], rows))
         from spikeopt.plots.experiments import line_panels
 
         series = {"CVX": _series(cvx, key, "test.accuracy"), "SG": _series(sg, key, "test.accuracy")}
@@ -281,9 +308,11 @@ def t6_render(p: Protocol, store: Store, folder: Path) -> str:
                 ours = sums[i].get(metric) if i < len(sums) else None
                 pv = prow[i]["values"].get(f"{name}_{kind}") if i < len(prow) else None
                 row += [fmt_stat(ours), fmt_num(pv), mark(mean(ours), pv)]
+            row.append(fmt_ops(_synops(sums[i] if i < len(sums) else None)))
         rows.append(row)
-    head = ["n_train (ours)", "n_train (paper)"] + [
-        f"{m} {k} {w}" for m in ("CVX", "SG") for k in ("seq", "token") for w in ("(ours)", "paper", "vs")]
+    head = ["n_train (ours)", "n_train (paper)"]
+    for m in ("CVX", "SG"):
+        head += [f"{m} {k} {w}" for k in ("seq", "token") for w in ("(ours)", "paper", "vs")] + [f"{m} SynOps/sample"]
     from spikeopt.plots.experiments import line_panels
 
     panels = {"joint-sequence (sequential)": {"CVX": _series(cvx, "task_options.n_train", "test.joint_sequence_accuracy"),

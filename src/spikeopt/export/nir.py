@@ -30,6 +30,7 @@ The graph (one wide layer for the ``K`` parallel subnetworks, ``K * width`` neur
   read at the last step.
 
 Graph metadata records the time step, the readout, the reset and which step(s) to read.
+:func:`from_nir` (``export/nir_import.py``) reads these graphs back into a ``ParallelLIFSNN``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from spikeopt.export.nir_import import from_nir  # noqa: F401 - the import side, re-exported here
 from spikeopt.snn.network import ParallelLIFSNN
 
 RESET_POLICIES = ("refuse", "subgraph", "metadata")

@@ -56,6 +56,7 @@ from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task, check_labels
 from spikeopt.train.admm_config import ADMMConfig
 from spikeopt.train.memory import check_admm
+from spikeopt.train.resume import check_start, load_state, save_state
 
 DTYPE = torch.float64
 
@@ -512,14 +513,22 @@ def fit_admm(
         history.record(iteration, terms, accuracy, time.perf_counter() - start)
         check_divergence(history, cfg.divergence_factor)
 
-    track(0)
-    bar = _progress(cfg)
-    for it in range(cfg.iterations):
+    path = checkpoint_path(cfg.checkpoint)
+    first = 0
+    if check_start(path, cfg.resume):
+        first = restore_checkpoint(path, weights, shards, gen, history, device)
+        start -= history.seconds[-1] if history.seconds else 0.0  # the clock continues from the saved run
+    else:
+        track(0)
+    bar = _progress(cfg, first)
+    for it in range(first, cfg.iterations):
         admm_iteration(weights, shards, cfg, it, gen)
         if (it + 1) % cfg.track_every == 0 or it + 1 == cfg.iterations:
             track(it + 1)
             if bar is not None:
                 bar.set_postfix(acc=f"{history.train_accuracy[-1]:.3f}", loss=f"{history.target_loss[-1]:.3g}")
+        if path is not None and ((it + 1) % cfg.checkpoint_every == 0 or it + 1 == cfg.iterations):
+            save_checkpoint(path, it + 1, weights, shards, gen, history)
         if bar is not None:
             bar.update(1)
     if bar is not None:
@@ -527,12 +536,60 @@ def fit_admm(
     return weights, history
 
 
-def _progress(cfg: ADMMConfig):
+def _progress(cfg: ADMMConfig, done: int = 0):
     if not cfg.progress:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=cfg.iterations, desc="admm", leave=False)
+    return tqdm(total=cfg.iterations, initial=done, desc="admm", leave=False)
+
+
+# ------------------------------------------------------------------------------------- checkpoints
+
+
+def checkpoint_path(path: str | None) -> str | None:
+    """``path``, with ``.rank<r>`` appended when several processes each hold their own shards."""
+    dist = torch.distributed
+    if path is None or not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return path
+    return f"{path}.rank{dist.get_rank()}"
+
+
+def save_checkpoint(
+    path: str, iteration: int, weights: Sequence[Tensor], shards: Sequence[Shard], gen: torch.Generator,
+    history: ADMMHistory,
+) -> None:
+    """Everything the next iteration depends on: weights, every shard's ``z``/``a``/``lambda``, the
+    random orders' generator and the history (the inputs and targets are rebuilt from the data)."""
+    save_state(path, {
+        "trainer": "admm", "iteration": iteration, "weights": [w.cpu() for w in weights],
+        "shards": [{"rows": s.x.shape[1], "z": [v.cpu() for v in s.z], "a": [v.cpu() for v in s.a],
+                    "lam": s.lam.cpu()} for s in shards],
+        "generator": gen.get_state(), "history": history.as_dict()})
+
+
+def restore_checkpoint(
+    path: str, weights: list[Tensor], shards: Sequence[Shard], gen: torch.Generator, history: ADMMHistory,
+    device: torch.device,
+) -> int:
+    """Load the state saved at ``path`` into the fresh variables, in place; the iterations already done."""
+    saved = load_state(path, "admm")
+    shapes = [tuple(w.shape) for w in weights]
+    if [tuple(w.shape) for w in saved["weights"]] != shapes or [s["rows"] for s in saved["shards"]] != [
+        s.x.shape[1] for s in shards
+    ]:
+        raise ValueError(f"checkpoint {path} is from a run with other layer sizes, data or shards; "
+                         "resume with the same settings or remove the file to start afresh")
+    for i, w in enumerate(saved["weights"]):
+        weights[i] = w.to(device, DTYPE)
+    for shard, state in zip(shards, saved["shards"]):
+        shard.z = [v.to(device, DTYPE) for v in state["z"]]
+        shard.a = [v.to(device, DTYPE) for v in state["a"]]
+        shard.lam = state["lam"].to(device, DTYPE)
+    gen.set_state(saved["generator"])
+    for key, value in saved["history"].items():
+        setattr(history, key, value)
+    return int(saved["iteration"])
 
 
 def build_network(weights: Sequence[Tensor], cfg: ADMMConfig, seed: int | None = None) -> ParallelLIFSNN:

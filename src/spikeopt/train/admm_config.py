@@ -27,6 +27,9 @@ class ADMMConfig:
     track_every: int = 1  # record the tracked curves every this many iterations (and at the last)
     divergence_factor: float = 1e3  # warn when a residual grows this much above its smallest value
     progress: bool = True
+    checkpoint: str | None = None  # mid-run state file (spikeopt/train/resume.py), written every checkpoint_every iterations
+    resume: bool = False  # continue from an existing checkpoint
+    checkpoint_every: int = 10  # iterations between checkpoint writes (and always after the last)
 
     @property
     def warmup_iterations(self) -> int:
@@ -48,12 +51,15 @@ class ADMMConfig:
             _check_int("warmup", self.warmup, 0)
         _check_int("shards", self.shards, 1)
         _check_int("track_every", self.track_every, 1)
+        _check_int("checkpoint_every", self.checkpoint_every, 1)
+        if self.checkpoint is not None and not isinstance(self.checkpoint, str):
+            raise ValueError(f"admm checkpoint must be a file path or null, got {self.checkpoint!r}")
         if self.warmup is not None and self.warmup >= self.iterations:
             raise ValueError(
                 f"admm warmup ({self.warmup}) must be < iterations ({self.iterations}), "
                 "or the multiplier is never updated; lower warmup or raise iterations"
             )
-        for name in ("stochastic", "progress"):
+        for name in ("stochastic", "progress", "resume"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"admm {name} must be true or false, got {getattr(self, name)!r}")
 

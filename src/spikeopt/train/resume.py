@@ -1,4 +1,4 @@
-"""Mid-run checkpoints of a gradient trainer, so that a killed run continues where it stopped.
+"""Mid-run checkpoints of a trainer (SG, SAST, ADMM), so that a killed run continues where it stopped.
 
 The file holds everything the next epoch depends on -- weights, optimizer and scheduler state, the
 minibatch generator, the history and the best weights so far -- so a resumed run takes exactly the
@@ -33,7 +33,7 @@ def save_state(path: str | Path, state: dict[str, Any]) -> Path:
 
 
 def load_state(path: str | Path, trainer: str) -> dict[str, Any]:
-    """The state saved at ``path`` by ``trainer`` (``"sg"``); a clear error for any other file."""
+    """The state saved at ``path`` by ``trainer`` (``"sg"``, ``"sast"``, ``"admm"``); a clear error for any other file."""
     path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
