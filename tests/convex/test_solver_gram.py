@@ -6,12 +6,12 @@ with intercept and row weights, separable data); plus the quadratic group-lasso 
 cvxpy is imported, not skipped: these tests fail when the reference is missing.
 """
 
-import warnings
 from collections import namedtuple
 
 import cvxpy as cp
 import numpy as np
 import pytest
+from references import group_lasso_optimum
 
 from spikeopt.convex import solve
 from spikeopt.convex.gram_ws import quadratic_group_lasso
@@ -22,24 +22,9 @@ Head = namedtuple("Head", "name classes weight")
 
 
 def _reference(D, Y, reg, loss, w=None, intercept=False, head_weight=1.0):
-    D = np.asarray(D, dtype=float)
-    n, p = D.shape
-    w = np.ones(n) if w is None else np.asarray(w, float)
-    c = np.asarray(Y, float).reshape(n, -1).shape[1] if loss == "squared" else 2
-    W = cp.Variable((p, c))
-    Z = D @ W
-    if intercept:
-        Z = Z + np.ones((n, 1)) @ cp.Variable((1, c))
-    if loss == "squared":
-        F = 0.5 * cp.sum(cp.multiply(w[:, None], cp.square(Z - np.asarray(Y, float).reshape(n, -1)))) / n
-    else:
-        onehot = np.eye(2)[np.asarray(Y).reshape(-1)]
-        F = head_weight * (w @ (cp.log_sum_exp(Z, axis=1) - cp.sum(cp.multiply(onehot, Z), axis=1))) / n
-    prob = cp.Problem(cp.Minimize(F + reg * cp.sum(cp.norm(W, 2, axis=1))))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        prob.solve(solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12, max_iter=500)
-    return float(prob.value)
+    """Clarabel's optimum; any non-squared loss here is one two-class head."""
+    return group_lasso_optimum(D, Y, reg, loss, w, intercept, classes=2, head_weight=head_weight, tol=1e-12,
+                               max_iter=500)
 
 
 def _check(sol, ref, tol):
