@@ -103,3 +103,5 @@ def test_extend_continues_a_path_whose_last_point_is_best():
     assert extend(turned, regs, reg_max=1.0) is None
     assert extend(rising, regs, reg_max=1.0, floor=0.08) is None  # 0.05 would be below the floor
     assert extend(rising[:2], regs, reg_max=1.0) is None  # not at the end of the path yet
+    flat = [_point(r, 1.0, val_loss=l) for r, l in zip(regs, [0.3, 0.2, 0.1])]
+    assert extend(flat, regs, reg_max=1.0) is None  # saturated accuracy: the loss tie-break does not extend

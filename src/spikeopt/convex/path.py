@@ -156,7 +156,7 @@ def stop_early(points: Sequence[PathPoint], patience: int = AUTO_PATIENCE) -> bo
 
 def extend(points: Sequence[PathPoint], regs: Sequence[float], reg_max: float | None,
            floor: float = AUTO_FLOOR) -> float | None:
-    """The next ``reg`` of an ``auto`` path that has reached its last point with its best score there, else None.
+    """The next ``reg`` of an ``auto`` path whose last point scores strictly above every earlier one, else None.
 
     The step is the path's own ratio; nothing is added below ``floor * reg_max`` or when the
     best point is not the last (the score already turned).
@@ -164,7 +164,12 @@ def extend(points: Sequence[PathPoint], regs: Sequence[float], reg_max: float | 
     if reg_max is None or reg_max <= 0 or len(regs) < 2 or len(points) != len(regs):
         return None
     eligible = [i for i, p in enumerate(points) if p.eligible and _scored(p)]
-    if not eligible or select(points) != len(points) - 1:
+    if not eligible or eligible[-1] != len(points) - 1:
+        return None
+    # the metric itself must still be rising: a loss tie-break alone (accuracy saturated, e.g. 1.0
+    # everywhere) would drag the path to the floor, to slower solves and larger networks
+    before = [score(points[i])[0] for i in eligible[:-1]]
+    if before and score(points[-1])[0] <= max(before):
         return None
     nxt = regs[-1] * regs[-1] / regs[-2]
     return float(nxt) if nxt >= floor * reg_max * (1 - 1e-9) else None
