@@ -7,7 +7,8 @@ from spikeopt.experiments.protocol import QUICK, method_spec, xor_base
 
 
 # what cvx meant at 5eb1909 (the protocol pins it): Gaussian witnesses, one block, the plain network
-PAPER_CVX = ["convex.witnesses=gaussian", "convex.atoms=null", "model.delays=none", "model.readout=null"]
+PAPER_CVX = ["convex.witnesses=gaussian", "convex.atoms=null", "model.delays=none", "model.readout=null",
+             "convex.select=val"]  # the paper selects on the validation split (protocols pin it)
 
 
 def test_keys_of_float_reg_configs_are_those_from_before_the_path():

@@ -146,6 +146,8 @@ NEUTRAL_ADDED_FIELDS: dict[str, dict[str, Any]] = {
     **{section: {"lr_schedule": "constant", "lr_step_size": 10, "lr_gamma": 0.1, "checkpoint": None, "resume": False}
        for section in ("sg", "finetune")},
     "sast": {"lr_schedule": "constant", "lr_step_size": 10, "lr_gamma": 0.1, "checkpoint": None, "resume": False},
+    # mid-run checkpoints change where state is saved, not what is trained
+    "admm": {"checkpoint": None, "resume": False, "checkpoint_every": 10},
 }
 
 
