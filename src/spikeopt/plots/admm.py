@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from spikeopt.plots import pyplot
+from spikeopt.plots import pyplot, save_figure
 from spikeopt.plots.ticks import log_axis
 
 
@@ -63,7 +63,7 @@ def plot_admm_curves(curves: Mapping[str, Any], path: str | Path, title: str = "
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return save_figure(fig, path)
 
 
 def _per_layer(records: Sequence[Sequence[float]], output_last: bool) -> dict[str, list[float]]:
@@ -93,12 +93,5 @@ def plot_accuracy_vs_depth(
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return save_figure(fig, path)
 
-
-def _save(fig, plt, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

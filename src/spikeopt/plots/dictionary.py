@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from spikeopt.plots import pyplot
+from spikeopt.plots import pyplot, save_figure
 
 FATES = (("atoms", "atoms kept"), ("zero_columns", "silent"), ("saturated_columns", "saturated"),
          ("rejected_constant", "rejected constant"), ("duplicate_columns", "duplicate"),
@@ -78,8 +78,4 @@ def plot_dictionary(
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from spikeopt.plots import pyplot
+from spikeopt.plots import pyplot, save_figure
 from spikeopt.plots.ticks import log_axis
 
 # label -> (xs, means, stds or None)
@@ -46,7 +46,7 @@ def line_panels(
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return save_figure(fig, path)
 
 
 def training_curves(path: str | Path, panels: dict[str, dict[str, list[dict[str, Any]]]], metric: str) -> Path:
@@ -77,12 +77,5 @@ def training_curves(path: str | Path, panels: dict[str, dict[str, list[dict[str,
             if runs:
                 ax.legend(fontsize=7)
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return save_figure(fig, path)
 
-
-def _save(fig: Any, plt: Any, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from spikeopt.plots import pyplot
+from spikeopt.plots import pyplot, save_figure
 from spikeopt.probe import record_layers
 from spikeopt.snn.network import ParallelLIFSNN
 
@@ -67,11 +67,7 @@ def plot_raster(
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _row_ticks(ax, rows: int) -> None:

@@ -12,7 +12,7 @@ import statistics
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from spikeopt.plots import pyplot
+from spikeopt.plots import pyplot, save_figure
 
 
 def _check_sweep(name: str, sweep: Mapping[str, Sequence]) -> None:
@@ -62,11 +62,7 @@ def plot_rho_sweep(sweeps: Mapping[str, Mapping[str, Sequence]], path: str | Pat
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 __all__ = ["plot_rho_sweep"]

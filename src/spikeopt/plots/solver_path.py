@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from spikeopt.plots import pyplot
+from spikeopt.plots import pyplot, save_figure
 from spikeopt.plots.ticks import log_axis
 
 NEEDED = ("reg", "primal", "dual", "gap", "active_atoms")
@@ -58,11 +58,7 @@ def plot_solver_path(path_records: Sequence[Mapping[str, Any]], path: str | Path
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path)
 
 
 def _headline(metrics: Any) -> float | None:
