@@ -62,7 +62,7 @@ def fold_indices(labels: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
     return [np.sort(np.asarray(m, dtype=np.int64)) for m in members]
 
 
-def _held_out(out: np.ndarray, y: np.ndarray, loss: Any) -> tuple[int, float]:
+def _held_out(out: np.ndarray, y: np.ndarray) -> tuple[int, float]:
     """(correct rows, summed cross-entropy of the outputs read as logits) of one head's predictions.
 
     Squared-loss readouts are scored like the rebuilt network is on validation: argmax for the
@@ -111,7 +111,7 @@ class FoldPath:
                 sol = solve(self.atoms[fit], self.y[fit], reg, self.loss, intercept=self.intercept,
                             tol=self.tol, max_iter=self.max_iter, warm_start=self.warm[k])
             self.warm[k] = sol
-            c, l = _held_out(sol.predict(self.atoms[held]), self.labels[held], self.loss)
+            c, l = _held_out(sol.predict(self.atoms[held]), self.labels[held])
             correct, loss_sum = correct + c, loss_sum + l
             max_gap, converged = max(max_gap, sol.gap), converged and sol.converged
         return FoldScore(correct, n, loss_sum, max_gap, converged, time.perf_counter() - t0)

@@ -87,22 +87,23 @@ def validation_loss(task: Task, model: ParallelLIFSNN, val: SequenceData | None)
 
 @dataclass
 class _Problem:
-    """The solver inputs derived from a task split (targets, loss spec, row weights)."""
+    """The solver inputs derived from a task split (targets, loss spec, row weights) and the class labels."""
 
     y: np.ndarray
     loss: Any
     weights: np.ndarray | None
     intercept: bool
+    labels: np.ndarray  # [rows, heads] class indices in the dictionary's row order
 
 
 def _problem(task: Task, train: SequenceData, layout: str, loss_name: str, intercept: bool) -> _Problem:
     targets = stack_targets(train.y, layout)
     weights = stack_row_weights(task.time_weights(train.steps), train.steps, len(train)) if layout == "trajectory" else None
     if loss_name == "cross_entropy":
-        return _Problem(targets, list(task.heads), weights, intercept)
+        return _Problem(targets, list(task.heads), weights, intercept, targets)
     # squared: one-hot targets for all heads, concatenated; head weights do not apply
     blocks = [np.eye(h.classes)[targets[:, i]] for i, h in enumerate(task.heads)]
-    return _Problem(np.concatenate(blocks, axis=1), "squared", weights, intercept)
+    return _Problem(np.concatenate(blocks, axis=1), "squared", weights, intercept, targets)
 
 
 def selection_mode(requested: str, task: Task, layout: str, val: SequenceData | None, n_train: int,
@@ -169,7 +170,8 @@ def run_convex_stage(
     top = reg_max(dictionary.atoms, prob.y, prob.loss, sample_weight=prob.weights, intercept=prob.intercept) \
         if spec == AUTO else None
     regs = path_regs(spec, top)
-    folds = FoldPath(dictionary.atoms, stack_targets(train.y, layout)[:, 0], prob.y, prob.loss, prob.intercept, CV_FOLDS, seed, cfg.tol, cfg.max_iter) if mode == "cv" else None
+    folds = FoldPath(dictionary.atoms, prob.labels[:, 0], prob.y, prob.loss, prob.intercept, CV_FOLDS, seed,
+                     cfg.tol, cfg.max_iter) if mode == "cv" else None
     points, models, sols, skipped = [], [], [], []
     warm, solve_s, cv_s = None, 0.0, 0.0
     t2 = time.perf_counter()
