@@ -32,6 +32,21 @@ def save_state(path: str | Path, state: dict[str, Any]) -> Path:
     return path
 
 
+def gradient_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any) -> dict[str, Any]:
+    """The part of a gradient trainer's checkpoint that SG and SAST share: weights, optimizer, scheduler."""
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": None if scheduler is None else scheduler.state_dict()}
+
+
+def restore_gradient_state(saved: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                           scheduler: Any) -> None:
+    """Load what :func:`gradient_state` saved back into the live objects."""
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    if scheduler is not None and saved["scheduler"] is not None:
+        scheduler.load_state_dict(saved["scheduler"])
+
+
 def load_state(path: str | Path, trainer: str) -> dict[str, Any]:
     """The state saved at ``path`` by ``trainer`` (``"sg"``, ``"sast"``, ``"admm"``); a clear error for any other file."""
     path = Path(path)

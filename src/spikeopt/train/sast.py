@@ -40,7 +40,13 @@ from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task
 from spikeopt.train.lr_schedule import check_schedule, make_scheduler
 from spikeopt.train.memory import check_gradient_training
-from spikeopt.train.resume import check_start, load_state, save_state
+from spikeopt.train.resume import (
+    check_start,
+    gradient_state,
+    load_state,
+    restore_gradient_state,
+    save_state,
+)
 from spikeopt.train.surrogate import prepare_training
 
 if TYPE_CHECKING:
@@ -368,8 +374,7 @@ def train_sast(
     def checkpoint(epoch: int) -> None:
         if config.checkpoint is not None:
             save_state(config.checkpoint, {
-                "trainer": "sast", "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": None if scheduler is None else scheduler.state_dict(),
+                "trainer": "sast", "epoch": epoch, **gradient_state(model, optimizer, scheduler),
                 "order_gen": order_gen.get_state(), "ascent_gen": ascent_gen.get_state(), "history": asdict(history),
                 "best_state": best_state})
 
@@ -377,10 +382,7 @@ def train_sast(
         first = 1
         if check_start(config.checkpoint, config.resume):
             saved = load_state(config.checkpoint, "sast")
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            if scheduler is not None and saved["scheduler"] is not None:
-                scheduler.load_state_dict(saved["scheduler"])
+            restore_gradient_state(saved, model, optimizer, scheduler)
             order_gen.set_state(saved["order_gen"])
             ascent_gen.set_state(saved["ascent_gen"])
             history = SASTHistory(**saved["history"])

@@ -20,8 +20,20 @@ from tqdm.auto import tqdm
 from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task, check_labels
 from spikeopt.train.lr_schedule import check_schedule, make_scheduler
-from spikeopt.train.memory import EVAL_BATCH, FLOAT32, check_fits, check_gradient_training, network_parameters
-from spikeopt.train.resume import check_start, load_state, save_state
+from spikeopt.train.memory import (
+    EVAL_BATCH,
+    FLOAT32,
+    check_fits,
+    check_gradient_training,
+    network_parameters,
+)
+from spikeopt.train.resume import (
+    check_start,
+    gradient_state,
+    load_state,
+    restore_gradient_state,
+    save_state,
+)
 
 
 @dataclass
@@ -145,18 +157,14 @@ def train_sg(
     def checkpoint(epoch: int) -> None:
         if config.checkpoint is not None:
             save_state(config.checkpoint, {
-                "trainer": "sg", "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": None if scheduler is None else scheduler.state_dict(), "generator": gen.get_state(),
+                "trainer": "sg", "epoch": epoch, **gradient_state(model, optimizer, scheduler), "generator": gen.get_state(),
                 "records": history.records, "best_epoch": history.best_epoch, "best_score": history.best_score,
                 "best_state": best_state, "stale": stale})
 
     first = 1
     if check_start(config.checkpoint, config.resume):
         saved = load_state(config.checkpoint, "sg")
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        if scheduler is not None and saved["scheduler"] is not None:
-            scheduler.load_state_dict(saved["scheduler"])
+        restore_gradient_state(saved, model, optimizer, scheduler)
         gen.set_state(saved["generator"])
         history.records, history.best_epoch, history.best_score = saved["records"], saved["best_epoch"], saved["best_score"]
         best_state, stale, first = saved["best_state"], saved["stale"], saved["epoch"] + 1
