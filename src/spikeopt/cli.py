@@ -16,55 +16,66 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # imported lazily: `spikeopt --help` must not pay for torch
     from spikeopt.experiments.config import RunConfig
 
-METHOD_NAMES = ("sg", "cvx", "sg-cvx", "sg-sg", "cvx-sg", "admm", "sast")
-
-# flag -> (config path, type, help)
-_FLAGS: dict[str, tuple[str, Any, str]] = {
-    "--subnetworks": ("model.subnetworks", int, "parallel subnetworks K"),
-    "--width": ("model.width", int, "LIF neurons per hidden layer"),
-    "--depth": ("model.depth", int, "hidden LIF layers per subnetwork"),
-    "--beta": ("model.beta", float, "membrane leak beta in [0, 1]"),
-    "--threshold": ("model.threshold", float, "firing threshold theta > 0"),
-    "--reset": ("model.reset_mechanism", str, "reset mechanism: subtract, zero or none"),
-    "--surrogate": ("model.surrogate", str, "surrogate: atan, sigmoid, fast_sigmoid, triangle, straight_through"),
-    "--slope": ("model.slope", float, "surrogate slope (default: the surrogate's own)"),
-    "--epochs": ("sg.epochs", int, "SG training epochs"),
-    "--lr": ("sg.lr", float, "SG learning rate (Adam)"),
-    "--batch-size": ("sg.batch_size", int, "SG minibatch size"),
-    "--weight-decay": ("sg.weight_decay", float, "SG weight decay (L2 coefficient)"),
-    "--grad-clip": ("sg.grad_clip", float, "gradient-norm clipping (SG)"),
-    "--patience": ("sg.patience", int, "early-stopping patience in epochs (SG)"),
-    "--ft-epochs": ("finetune.epochs", int, "fine-tuning epochs (sg-sg, cvx-sg)"),
-    "--ft-lr": ("finetune.lr", float, "fine-tuning learning rate"),
-    "--reg": ("convex.reg", str, "group-lasso regularisation of the convex readout: one value, a list "
-              "1e-2,1e-3 or auto (a path from reg_max); a path is selected on validation"),
-    "--loss": ("convex.loss", str, "convex loss: cross_entropy or squared"),
-    "--tol": ("convex.tol", float, "duality-gap tolerance of the convex solve"),
-    "--max-iter": ("convex.max_iter", int, "iteration budget of each convex solve"),
-    "--grow-rounds": ("convex.grow_rounds", int, "column-generation rounds at the selected reg (0 = off)"),
-    "--grow-candidates": ("convex.grow_candidates", int, "fresh candidate witness subnetworks priced per round"),
-    "--grow-add": ("convex.grow_add", int, "most violating atoms added per column-generation round"),
-    "--witness-scale": ("convex.witness_scale", float, "std scale of Gaussian witnesses"),
-    "--admm-rho": ("admm.rho", float, "ADMM penalty rho of the exact dynamics constraint"),
-    "--admm-sigma": ("admm.sigma", float, "ADMM weight sigma of the soft z/a constraints"),
-    "--admm-delta": ("admm.delta", float, "ADMM membrane leak delta"),
-    "--admm-theta": ("admm.theta", float, "ADMM firing threshold theta"),
-    "--admm-epsilon": ("admm.epsilon", float, "ADMM z-minimiser margin epsilon above threshold"),
-    "--admm-iterations": ("admm.iterations", int, "ADMM iterations"),
-    "--admm-warmup": ("admm.warmup", int, "ADMM warm-up iterations without multiplier updates (None: 30%% of the iterations)"),
-    "--admm-shards": ("admm.shards", int, "ADMM data shards for the weight-update sums"),
-    "--rho": ("sast.rho", float, "SAST: SAM perturbation radius rho (0 = plain surrogate-forward training)"),
-    "--sam-optimizer": ("sast.optimizer", str, "SAST base optimizer: adam or sgd"),
-    "--momentum": ("sast.momentum", float, "SAST: SGD momentum"),
-    "--drop-fraction": ("sast.drop_fraction", float, "SAST evaluation: fraction of events dropped"),
-    "--noise-fraction": ("sast.noise_fraction", float, "SAST evaluation: noise events added, as a fraction"),
-    "--jitter-us": ("sast.jitter_us", float, "SAST evaluation: timestamp jitter std in microseconds"),
-    "--noise-std": ("sast.noise_std", float, "SAST evaluation: Gaussian input noise std (dense tasks)"),
+# The model section's flags: ModelConfig (snn/config.py) carries no flag metadata, so they are listed here.
+_MODEL_FLAGS: dict[str, tuple[str, Any, str]] = {
+    "--subnetworks": ("subnetworks", int, "parallel subnetworks K"),
+    "--width": ("width", int, "LIF neurons per hidden layer"),
+    "--depth": ("depth", int, "hidden LIF layers per subnetwork"),
+    "--beta": ("beta", float, "membrane leak beta in [0, 1]"),
+    "--threshold": ("threshold", float, "firing threshold theta > 0"),
+    "--reset": ("reset_mechanism", str, "reset mechanism: subtract, zero or none"),
+    "--surrogate": ("surrogate", str, "surrogate: atan, sigmoid, fast_sigmoid, triangle, straight_through"),
+    "--slope": ("slope", float, "surrogate slope (default: the surrogate's own)"),
 }
 
-# With --method sast, the SG training flags set the SAST section instead.
-_SAST_SHARED = {"sg.epochs": "sast.epochs", "sg.lr": "sast.lr", "sg.batch_size": "sast.batch_size",
-                "sg.weight_decay": "sast.weight_decay", "sg.grad_clip": "sast.grad_clip"}
+# Every other section's flags come from its config fields (``spikeopt.train.base.option``): the
+# section's prefix + the field's flag name, the field's help with who reads it.
+_SECTION_FLAGS = {"sg": ("", "SG"), "finetune": ("ft-", "fine-tuning (sg-sg, cvx-sg):"), "convex": ("", ""),
+                  "admm": ("admm-", "ADMM"), "sast": ("", "SAST:")}
+
+
+@dataclasses.dataclass(frozen=True)
+class Flag:
+    """One generated option of ``spikeopt train``: ``--name`` sets config ``path``."""
+
+    name: str
+    path: str
+    type: Any
+    help: str
+
+
+def train_flags(defaults: Any) -> list[Flag]:
+    """The config flags of ``spikeopt train`` with their defaults in the help; ``defaults`` a RunConfig.
+
+    With ``--method sast`` a flag of the ``sg`` section whose field SAST also has (epochs, lr, ...)
+    sets the ``sast`` section instead (:func:`_section_path`)."""
+    flags = [Flag(flag, f"model.{name}", typ, f"{text} (default: {getattr(defaults.model, name)})")
+             for flag, (name, typ, text) in _MODEL_FLAGS.items()]
+    for section, (prefix, label) in _SECTION_FLAGS.items():
+        config = getattr(defaults, section)
+        for f in dataclasses.fields(config):
+            if not f.metadata.get("flag"):
+                continue
+            default = getattr(config, f.name)
+            text = f"{label} {f.metadata['help']} (default: {default}".lstrip()
+            shared = _sast_path(f"{section}.{f.name}")
+            if shared != f"{section}.{f.name}":
+                text += f"; with --method sast: {_default_at(defaults, shared)}"
+            typ = f.metadata.get("type") or type(default)
+            flags.append(Flag(f"--{prefix}{f.metadata['flag']}", f"{section}.{f.name}", typ, text + ")"))
+    names = [f.name for f in flags]
+    assert len(names) == len(set(names)), f"two config fields claim the same flag: {names}"
+    return flags
+
+
+def _sast_path(path: str) -> str:
+    """Where an ``sg`` flag goes under ``--method sast``: the SAST field of the same name, if any."""
+    from spikeopt.train.sast_config import SASTConfig
+
+    section, name = path.split(".", 1)
+    if section == "sg" and name in {f.name for f in dataclasses.fields(SASTConfig)}:
+        return f"sast.{name}"
+    return path
 
 
 class Interrupted(Exception):
@@ -91,14 +102,6 @@ def _default_at(config: Any, path: str) -> Any:
     for part in path.split("."):
         node = getattr(node, part)
     return node
-
-
-def _flag_help(path: str, text: str, defaults: Any) -> str:
-    default = _default_at(defaults, path)
-    sast = _SAST_SHARED.get(path)
-    if sast is not None:
-        return f"{text} (default: {default}; with --method sast: {_default_at(defaults, sast)})"
-    return f"{text} (default: {default})"
 
 
 def _task_class(name: str):
@@ -128,6 +131,7 @@ def _add_task_options(parser: argparse.ArgumentParser, task: str) -> None:
 
 def _train_parser(task: str | None) -> argparse.ArgumentParser:
     from spikeopt.experiments.config import RunConfig
+    from spikeopt.train.registry import METHOD_NAMES
 
     defaults = RunConfig()
     p = argparse.ArgumentParser(prog="spikeopt train", description="Train one model and write its result as JSON.")
@@ -138,8 +142,8 @@ def _train_parser(task: str | None) -> argparse.ArgumentParser:
                         "`spikeopt tasks` lists the tasks each supports)")
     p.add_argument("--seed", type=int, default=None, help="random seed (data splits, init, witnesses; default: 0)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: auto)")
-    for flag, (path, typ, text) in _FLAGS.items():
-        p.add_argument(flag, type=typ, default=None, help=_flag_help(path, text, defaults))
+    for flag in train_flags(defaults):
+        p.add_argument(flag.name, type=flag.type, default=None, help=flag.help)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config field, e.g. --set convex.intercept=true")
     p.add_argument("--out", help="write the JSON result here")
@@ -162,7 +166,7 @@ def _train_parser(task: str | None) -> argparse.ArgumentParser:
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
-    from spikeopt.experiments.config import RunConfig
+    from spikeopt.experiments.config import RunConfig, progress_off
 
     config = RunConfig.from_yaml(args.config) if args.config else RunConfig()
     sets: list[str] = []
@@ -171,10 +175,10 @@ def build_config(args: argparse.Namespace) -> RunConfig:
             sets.append(f"{key}={getattr(args, key)}")
     sast = (args.method or config.method) == "sast"
     admm = (args.method or config.method) == "admm"
-    for flag, (path, _, _) in _FLAGS.items():
-        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+    for flag in train_flags(RunConfig()):
+        value = getattr(args, flag.name.lstrip("-").replace("-", "_"))
         if value is not None:
-            sets.append(f"{_SAST_SHARED.get(path, path) if sast else path}={value}")
+            sets.append(f"{_sast_path(flag.path) if sast else flag.path}={value}")
     if getattr(args, "allow_unconverged", False):
         sets.append("convex.allow_unconverged=true")
     if getattr(args, "sam_two_batches", False):
@@ -190,8 +194,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
             raise ValueError("--resume continues from --checkpoint PATH: give the checkpoint path too")
         sets += ["sast.resume=true"] if sast else ["admm.resume=true"] if admm else ["sg.resume=true", "finetune.resume=true"]
     if args.no_progress:
-        sets += ["sg.progress=false", "finetune.progress=false", "admm.progress=false", "sast.progress=false",
-                 "convex.progress=false"]
+        sets += progress_off()
     config = config.override(sets + list(args.set))
     task_opts = {k[len("task__"):]: v for k, v in vars(args).items() if k.startswith("task__")}
     if args.task is not None and args.config and args.task != RunConfig.from_yaml(args.config).task:
@@ -288,6 +291,7 @@ def cmd_tasks(argv: list[str]) -> int:
     argparse.ArgumentParser(prog="spikeopt tasks", description="List the tasks and their options.").parse_args(argv)
     from spikeopt.tasks.base import option_fields
     from spikeopt.tasks.registry import task_names
+    from spikeopt.train.registry import methods_for
 
     for name in task_names():
         cls = _task_class(name)
@@ -421,11 +425,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, OSError, MemoryError) as err:
         print(f"spikeopt: error: {err}", file=sys.stderr)
         return 2
-
-
-def methods_for(readout: str) -> list[str]:
-    """The methods that train a task with this readout (ADMM trains a final-step readout only)."""
-    return [m for m in METHOD_NAMES if m != "admm" or readout == "final"]
 
 
 def _command(argv: list[str]) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from spikeopt.train.pipelines import MethodSettings
+from spikeopt.train.registry import MethodSettings
 
 # The settings sections (model, sg, finetune, convex, admm, sast) and their dataclasses.
 _SECTIONS: dict[str, type] = {
@@ -131,6 +131,13 @@ class RunConfig(MethodSettings):
     def key(self) -> str:
         """Stable hash of the full config: the store's primary key, so equal runs are done once."""
         return config_key(self.to_dict())
+
+
+def progress_off() -> list[str]:
+    """Overrides that hide every progress bar: one for each section with a ``progress`` setting
+    (the one list, so the CLI's ``--no-progress`` and the sweep's quiet workers cannot drift apart)."""
+    return [f"{name}.progress=false" for name, kind in _SECTIONS.items()
+            if "progress" in {f.name for f in dataclasses.fields(kind)}]
 
 
 # Fields added after configs were first stored, with the value that reproduces the behaviour from

@@ -18,7 +18,8 @@ from spikeopt.experiments.config import RunConfig
 from spikeopt.export.checkpoint import save_model
 from spikeopt.synops import count_operations
 from spikeopt.tasks.registry import make_task
-from spikeopt.train.pipelines import run_method
+from spikeopt.train import memory
+from spikeopt.train.registry import get_method, run_method
 
 
 DEVICE_HELP = "use cpu, cuda, cuda:N or auto"
@@ -46,17 +47,12 @@ def resolve_device(name: str) -> torch.device:
 
 def check_run(config: RunConfig) -> None:
     """The checks that need no data, run before anything else: the method name and the device."""
-    from spikeopt.train.pipelines import METHODS
-
-    if config.method not in METHODS:
-        raise ValueError(f"unknown method {config.method!r}; valid methods: {', '.join(METHODS)}")
+    get_method(config.method)
     resolve_device(config.device)
 
 
 def check_memory(config: RunConfig, task: Any, train: Any, device: torch.device) -> None:
     """Refuse sizes that cannot fit before the model is built (the convex dictionary checks its own)."""
-    from spikeopt.train import memory
-
     m = config.model
     steps, samples = train.steps, len(train)
     dims = (task.in_features, task.out_features, m.subnetworks, m.width, m.depth)

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import yaml
 
-from spikeopt.experiments.config import RunConfig
+from spikeopt.experiments.config import RunConfig, progress_off
 from spikeopt.experiments.progress import Progress
 from spikeopt.experiments.store import RunRecord, Store
 
@@ -124,7 +124,7 @@ def default_run(config: RunConfig) -> dict[str, Any]:
     """The real run, quiet (no per-epoch bars inside workers)."""
     from spikeopt.experiments.run import run
 
-    config = config.override(["sg.progress=false", "finetune.progress=false"])
+    config = config.override(progress_off())
     return run(config)
 
 

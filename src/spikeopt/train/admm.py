@@ -38,427 +38,64 @@ Where this deviates from or adds to the paper, and why:
   and, within each layer, the timesteps in a fresh random order every iteration; the multiplier
   update stays last.
 - Everything runs in float64; the returned network runs the weights in float32 with real spikes.
+
+Files: settings ``admm_config.py``, variables ``admm_state.py``, updates ``admm_updates.py``,
+tracking ``admm_tracking.py``; this module runs them (``fit_admm``, checkpoints) and is the method.
 """
 
 from __future__ import annotations
 
-import math
 import time
-import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any, Sequence
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
-from spikeopt.snn.lif import lif_rollout
+from spikeopt.snn.config import ModelConfig
 from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task, check_labels
 from spikeopt.train.admm_config import ADMMConfig
+from spikeopt.train.admm_state import (
+    DTYPE,
+    Shard,
+    all_reduce_,
+    aux_x,
+    dynamics_residual,
+    heaviside,
+    init_shard,
+    init_weights,
+    one_hot,
+    primal_residual,
+    shift,
+    split_rows,
+)
+from spikeopt.train.admm_tracking import (
+    ADMMHistory,
+    check_divergence,
+    correct_count,
+    lagrangian_terms,
+    spiking_accuracy,
+    spiking_forward,
+)
+from spikeopt.train.admm_updates import (
+    admm_iteration,
+    hidden_z_star,
+    solve_gram,
+    spike_factors,
+    spike_star,
+    update_hidden_z,
+    update_multiplier,
+    update_output_z,
+    update_spikes,
+    update_weight,
+    weight_sums,
+    z_minimizer,
+)
+from spikeopt.train.base import MethodOutput, MethodSpec
 from spikeopt.train.memory import check_admm
 from spikeopt.train.resume import check_start, load_state, save_state
-
-DTYPE = torch.float64
-
-
-# --------------------------------------------------------------------------------------- variables
-
-
-@dataclass
-class Shard:
-    """The sample-local variables of one shard of the data (rows are samples).
-
-    ``x [T, M, F]`` inputs, ``y [M, C]`` targets, ``z[l] [T, M, n_l]`` membranes of every layer,
-    ``a[l] [T, M, n_l]`` spikes of every hidden layer, ``lam [M, C]`` the multiplier.
-    """
-
-    x: Tensor
-    y: Tensor
-    z: list[Tensor]
-    a: list[Tensor]
-    lam: Tensor
-
-    def inputs(self, layer: int) -> Tensor:
-        """``a_{layer-1}``: the spikes (or data) feeding ``layer`` (0-based; the output is the last)."""
-        return self.x if layer == 0 else self.a[layer - 1]
-
-
-def shift(v: Tensor) -> Tensor:
-    """``v[t-1]`` along time with zero before the first step."""
-    return torch.cat([torch.zeros_like(v[:1]), v[:-1]])
-
-
-def heaviside(z: Tensor, theta: float) -> Tensor:
-    return (z > theta).to(z.dtype)
-
-
-def aux_x(shard: Shard, layer: int, cfg: ADMMConfig) -> Tensor:
-    """The paper's ``x_l``: ``z_t - delta z_{t-1} (+ theta a_{t-1} for hidden layers)``, ``[T, M, n_l]``."""
-    z = shard.z[layer]
-    x = z - cfg.delta * shift(z)
-    if layer < len(shard.a):
-        x = x + cfg.theta * shift(shard.a[layer])
-    return x
-
-
-def dynamics_residual(shard: Shard, layer: int, weight: Tensor, cfg: ADMMConfig) -> Tensor:
-    """Residual of the soft dynamics constraint of ``layer`` at every step, ``[T, M, n_l]``."""
-    return aux_x(shard, layer, cfg) - shard.inputs(layer) @ weight
-
-
-# ----------------------------------------------------------------------------------- weight update
-
-
-def weight_sums(shard: Shard, layer: int, cfg: ADMMConfig, output: bool) -> tuple[Tensor, Tensor]:
-    """One shard's sums of Eq. (10): ``G = sum_t A_t^T A_t`` and ``R = sum_t A_t^T x_t (+ A_T^T lam / rho)``."""
-    inp = shard.inputs(layer)
-    flat = inp.reshape(-1, inp.shape[-1])
-    target = aux_x(shard, layer, cfg)
-    gram = flat.T @ flat
-    rhs = flat.T @ target.reshape(-1, target.shape[-1])
-    if output:
-        rhs = rhs + inp[-1].T @ shard.lam / cfg.rho
-    return gram, rhs
-
-
-def all_reduce_(*tensors: Tensor) -> None:
-    """Sum tensors in place across processes when ``torch.distributed`` is initialised (else nothing)."""
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        for t in tensors:
-            dist.all_reduce(t, op=dist.ReduceOp.SUM)
-
-
-def solve_gram(gram: Tensor, rhs: Tensor, ridge: float) -> Tensor:
-    """``(G + ridge max(mean(diag G), 1) I)^{-1} R`` by Cholesky; least squares when it stays singular.
-
-    The floor of 1 keeps the ridge meaningful when a layer (almost) never fires.
-    """
-    n = gram.shape[0]
-    scale = float(gram.diagonal().mean()) if n else 0.0
-    system = gram + (ridge * max(scale, 1.0)) * torch.eye(n, dtype=gram.dtype, device=gram.device)
-    factor, info = torch.linalg.cholesky_ex(system)
-    if int(info) == 0:
-        return torch.cholesky_solve(rhs, factor)
-    return torch.linalg.lstsq(system, rhs, driver="gelsd" if system.device.type == "cpu" else None).solution
-
-
-def update_weight(shards: Sequence[Shard], layer: int, cfg: ADMMConfig, output: bool) -> Tensor:
-    """Eq. (4) (hidden) or Eq. (5) (output) from the sums of Eq. (10) over shards and processes."""
-    gram, rhs = weight_sums(shards[0], layer, cfg, output)
-    for shard in shards[1:]:
-        g, r = weight_sums(shard, layer, cfg, output)
-        gram, rhs = gram + g, rhs + r
-    all_reduce_(gram, rhs)
-    return solve_gram(gram, rhs, cfg.ridge)
-
-
-# --------------------------------------------------------------------------------- membrane updates
-
-
-def z_minimizer(zstar: Tensor, a: Tensor, curvature: float, cfg: ADMMConfig) -> Tensor:
-    """Algorithm 1: per entry, keep ``z*`` or move it across the threshold when that costs less.
-
-    The cost of a value ``v`` is ``curvature/2 (v - z*)^2 + sigma/2 (a - H(v))^2``: the part of the
-    Lagrangian that depends on this entry. Across the threshold the best values are ``theta`` (no
-    spike) and ``theta + epsilon`` (spike).
-    """
-    half_c, half_s, theta = 0.5 * curvature, 0.5 * cfg.sigma, cfg.theta
-    spike = zstar > theta
-    cost_star = half_s * (a - spike.to(a.dtype)) ** 2
-    cost_off = half_c * (theta - zstar) ** 2 + half_s * a**2
-    cost_on = half_c * (theta + cfg.epsilon - zstar) ** 2 + half_s * (a - 1.0) ** 2
-    out = torch.where(spike & (cost_off <= cost_star), torch.full_like(zstar, theta), zstar)
-    return torch.where(~spike & (cost_on < cost_star), torch.full_like(zstar, theta + cfg.epsilon), out)
-
-
-def hidden_z_star(shard: Shard, layer: int, t: int, weight: Tensor, cfg: ADMMConfig) -> tuple[Tensor, float]:
-    """Eq. (6): the quadratic minimiser of ``z_{l,t}`` and its curvature ``rho (1 + delta^2 1(t<T))``."""
-    z, a, inp = shard.z[layer], shard.a[layer], shard.inputs(layer)
-    steps, d, th = z.shape[0], cfg.delta, cfg.theta
-    num = inp[t] @ weight
-    if t > 0:
-        num = num + d * z[t - 1] - th * a[t - 1]
-    den = 1.0
-    if t < steps - 1:
-        num = num + d * (z[t + 1] - inp[t + 1] @ weight + th * a[t])
-        den += d * d
-    return num / den, cfg.rho * den
-
-
-def update_hidden_z(shard: Shard, layer: int, t: int, weight: Tensor, cfg: ADMMConfig) -> None:
-    """Eq. (6) followed by the z minimiser of Algorithm 1, in place."""
-    zstar, curvature = hidden_z_star(shard, layer, t, weight, cfg)
-    shard.z[layer][t] = z_minimizer(zstar, shard.a[layer][t], curvature, cfg)
-
-
-def update_output_z(shard: Shard, layer: int, t: int, weight: Tensor, cfg: ADMMConfig) -> None:
-    """Eq. (7): the output membrane ``z_{L,t}`` (loss and multiplier enter at the last steps), in place."""
-    z, inp, rho, d = shard.z[layer], shard.inputs(layer), cfg.rho, cfg.delta
-    steps = z.shape[0]
-    num = rho * (inp[t] @ weight)
-    if t > 0:
-        num = num + rho * d * z[t - 1]
-    den = rho
-    if t < steps - 1:
-        num = num + rho * d * (z[t + 1] - inp[t + 1] @ weight)
-        den += rho * d * d
-    if t == steps - 1:
-        num = num + 2.0 * shard.y - shard.lam
-        den += 2.0
-    if t == steps - 2:
-        num = num + d * shard.lam
-    z[t] = num / den
-
-
-# ------------------------------------------------------------------------------------ spike update
-
-
-def spike_factors(next_weight: Tensor, cfg: ADMMConfig) -> tuple[Tensor, Tensor]:
-    """Cholesky factors of ``rho W W^T + (sigma + rho theta^2 1(t<T)) I`` for ``t < T`` and ``t = T``."""
-    n = next_weight.shape[0]
-    base = cfg.rho * next_weight @ next_weight.T
-    eye = torch.eye(n, dtype=base.dtype, device=base.device)
-    early = torch.linalg.cholesky(base + (cfg.sigma + cfg.rho * cfg.theta**2) * eye)
-    last = torch.linalg.cholesky(base + cfg.sigma * eye)
-    return early, last
-
-
-def spike_star(
-    shard: Shard, layer: int, t: int, weight: Tensor, next_weight: Tensor, factors: tuple[Tensor, Tensor],
-    cfg: ADMMConfig,
-) -> Tensor:
-    """Eq. (8) (or Eq. (9) when the next layer is the output): the unclipped minimiser of ``a_{l,t}``."""
-    nxt = layer + 1
-    steps = shard.z[layer].shape[0]
-    v_next = shard.z[nxt][t] - (cfg.delta * shard.z[nxt][t - 1] if t > 0 else 0.0)
-    if nxt < len(shard.a) and t > 0:
-        v_next = v_next + cfg.theta * shard.a[nxt][t - 1]
-    rhs = cfg.rho * v_next
-    if nxt == len(shard.z) - 1 and t == steps - 1:
-        rhs = rhs + shard.lam
-    rhs = rhs @ next_weight.T + cfg.sigma * heaviside(shard.z[layer][t], cfg.theta)
-    if t < steps - 1:
-        z = shard.z[layer]
-        w = z[t + 1] - cfg.delta * z[t] - shard.inputs(layer)[t + 1] @ weight
-        rhs = rhs - cfg.rho * cfg.theta * w
-    factor = factors[0] if t < steps - 1 else factors[1]
-    return torch.cholesky_solve(rhs.T, factor).T
-
-
-def update_spikes(
-    shard: Shard, layer: int, t: int, weight: Tensor, next_weight: Tensor, factors: tuple[Tensor, Tensor],
-    cfg: ADMMConfig,
-) -> None:
-    """Eq. (8)/(9) then clipping to [0, 1] (the paper's relaxation of binary spikes), in place."""
-    shard.a[layer][t] = spike_star(shard, layer, t, weight, next_weight, factors, cfg).clamp_(0.0, 1.0)
-
-
-def update_multiplier(shard: Shard, weight: Tensor, cfg: ADMMConfig) -> None:
-    """``lambda += rho (z_{L,T} - delta z_{L,T-1} - a_{L-1,T} W_L)`` (dual ascent on the exact constraint)."""
-    shard.lam += cfg.rho * primal_residual(shard, weight, cfg)
-
-
-def primal_residual(shard: Shard, weight: Tensor, cfg: ADMMConfig) -> Tensor:
-    z, inp = shard.z[-1], shard.inputs(len(shard.z) - 1)
-    prev = cfg.delta * z[-2] if z.shape[0] > 1 else 0.0
-    return z[-1] - prev - inp[-1] @ weight
-
-
-# --------------------------------------------------------------------------------------- iteration
-
-
-def admm_iteration(
-    weights: list[Tensor], shards: Sequence[Shard], cfg: ADMMConfig, iteration: int, gen: torch.Generator
-) -> None:
-    """Algorithm 2 (one iteration, in place), then the multiplier update after warm-up.
-
-    The random orders come from ``gen``, which every process seeds alike, so processes agree.
-    """
-    n_layers = len(weights)
-    steps = shards[0].z[0].shape[0]
-    layers = torch.randperm(n_layers, generator=gen).tolist() if cfg.stochastic else list(range(n_layers))
-    for layer in layers:
-        output = layer == n_layers - 1
-        weights[layer] = update_weight(shards, layer, cfg, output)
-        times = torch.randperm(steps, generator=gen).tolist() if cfg.stochastic else list(range(steps))
-        if output:
-            for t in times:
-                for shard in shards:
-                    update_output_z(shard, layer, t, weights[layer], cfg)
-            continue
-        factors = spike_factors(weights[layer + 1], cfg)
-        for t in times:
-            for shard in shards:
-                update_hidden_z(shard, layer, t, weights[layer], cfg)
-                update_spikes(shard, layer, t, weights[layer], weights[layer + 1], factors, cfg)
-    if iteration >= cfg.warmup_iterations:
-        for shard in shards:
-            update_multiplier(shard, weights[-1], cfg)
-
-
-# ---------------------------------------------------------------------------------------- tracking
-
-
-def lagrangian_terms(weights: Sequence[Tensor], shards: Sequence[Shard], cfg: ADMMConfig) -> dict[str, Any]:
-    """Sums over shards (and processes) of every term of Eq. (2), per layer where the paper plots them."""
-    n_layers = len(weights)
-    loss = torch.zeros((), dtype=DTYPE)
-    primal = torch.zeros((), dtype=DTYPE)
-    inner = torch.zeros((), dtype=DTYPE)
-    z_sq = torch.zeros(n_layers, dtype=DTYPE)
-    a_sq = torch.zeros(max(n_layers - 1, 1), dtype=DTYPE)
-    for shard in shards:
-        loss += ((shard.z[-1][-1] - shard.y) ** 2).sum().cpu()
-        res = primal_residual(shard, weights[-1], cfg)
-        primal += (res**2).sum().cpu()
-        inner += (res * shard.lam).sum().cpu()
-        for layer in range(n_layers):
-            z_sq[layer] += (dynamics_residual(shard, layer, weights[layer], cfg) ** 2).sum().cpu()
-        for layer in range(n_layers - 1):
-            a_sq[layer] += ((shard.a[layer] - heaviside(shard.z[layer], cfg.theta)) ** 2).sum().cpu()
-    all_reduce_(loss, primal, inner, z_sq, a_sq)
-    a_sq = a_sq[: n_layers - 1]
-    lagrangian = loss + 0.5 * cfg.rho * z_sq.sum() + 0.5 * cfg.sigma * a_sq.sum() + inner
-    return {
-        "lagrangian": float(lagrangian),
-        "target_loss": float(loss),
-        "primal_residual": float(primal.sqrt()),
-        "z_residual": [float(v) for v in z_sq.sqrt()],
-        "a_residual": [float(v) for v in a_sq.sqrt()],
-    }
-
-
-def spiking_forward(weights: Sequence[Tensor], x: Tensor, cfg: ADMMConfig) -> Tensor:
-    """The real network: LIF hidden layers (hard spikes, ``snn/lif.py``) and the leaky integrator output."""
-    h = x
-    for weight in weights[:-1]:
-        h, _, _ = lif_rollout(h @ weight, cfg.delta, cfg.theta, "subtract")
-    out = torch.zeros(h.shape[1], weights[-1].shape[1], dtype=h.dtype, device=h.device)
-    for h_t in h:
-        out = cfg.delta * out + h_t @ weights[-1]
-    return out
-
-
-def correct_count(out: Tensor, labels: Tensor, head_sizes: Sequence[int]) -> Tensor:
-    """How many rows have every head's arg-max equal to its label."""
-    blocks = torch.split(out, list(head_sizes), dim=-1)
-    pred = torch.stack([b.argmax(-1) for b in blocks], dim=-1)
-    return (pred == labels.to(pred.device)).all(-1).sum()
-
-
-def spiking_accuracy(
-    weights: Sequence[Tensor], shards: Sequence[Shard], labels: Sequence[Tensor], head_sizes: Sequence[int],
-    cfg: ADMMConfig,
-) -> float:
-    """Accuracy of the real spiking network over all shards (and processes)."""
-    counts = torch.zeros(2, dtype=DTYPE)
-    for shard, lab in zip(shards, labels):
-        counts[0] += float(correct_count(spiking_forward(weights, shard.x, cfg), lab, head_sizes))
-        counts[1] += lab.shape[0]
-    all_reduce_(counts)
-    return float(counts[0] / counts[1])
-
-
-@dataclass
-class ADMMHistory:
-    """Tracked curves (the paper's Figures 3 and 4) and train accuracy of the real spiking network."""
-
-    iteration: list[int] = field(default_factory=list)
-    lagrangian: list[float] = field(default_factory=list)
-    target_loss: list[float] = field(default_factory=list)
-    primal_residual: list[float] = field(default_factory=list)
-    z_residual: list[list[float]] = field(default_factory=list)  # [record][layer], output layer last
-    a_residual: list[list[float]] = field(default_factory=list)  # [record][hidden layer]
-    train_accuracy: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    diverged: bool = False
-
-    def record(self, iteration: int, terms: dict[str, Any], accuracy: float, seconds: float) -> None:
-        self.iteration.append(iteration)
-        for key in ("lagrangian", "target_loss", "primal_residual", "z_residual", "a_residual"):
-            getattr(self, key).append(terms[key])
-        self.train_accuracy.append(accuracy)
-        self.seconds.append(seconds)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def check_divergence(history: ADMMHistory, factor: float) -> None:
-    """Raise on non-finite values; warn once when a residual exceeds ``factor * max(its minimum, 1)``.
-
-    The minimum is taken from iteration 1 on (the initialisation satisfies every constraint) and is
-    floored at 1 so that growth from a numerically zero residual is not mistaken for divergence.
-    """
-    last = [history.lagrangian[-1], history.primal_residual[-1], *history.z_residual[-1], *history.a_residual[-1]]
-    if not all(math.isfinite(v) for v in last):
-        raise FloatingPointError(
-            f"ADMM diverged to non-finite values at iteration {history.iteration[-1]}; "
-            "raise sigma or rho, lower init_scale, or raise ridge"
-        )
-    if history.diverged:
-        return
-    series = {"primal residual": history.primal_residual}
-    for layer in range(len(history.z_residual[-1])):
-        series[f"z residual of layer {layer + 1}"] = [r[layer] for r in history.z_residual]
-    for name, values in series.items():
-        if len(values) < 3:  # the first record is the consistent initialisation (residuals ~ 0)
-            return
-        low = min(values[1:])
-        if values[-1] > factor * max(low, 1.0):
-            history.diverged = True
-            warnings.warn(
-                f"ADMM residuals diverge: the {name} grew from {low:.3g} to {values[-1]:.3g} by iteration "
-                f"{history.iteration[-1]}; try a larger rho or sigma, more warmup, or a smaller init_scale",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            return
-
-
-# ------------------------------------------------------------------------------------------ driver
-
-
-def init_weights(sizes: Sequence[int], init_scale: float, gen: torch.Generator) -> list[Tensor]:
-    """Gaussian ``N(0, init_scale^2 / fan_in)`` weights ``[n_{l-1}, n_l]`` in float64."""
-    return [
-        torch.randn(fan_in, fan_out, generator=gen, dtype=DTYPE) * (init_scale / math.sqrt(fan_in))
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:])
-    ]
-
-
-def init_shard(x: Tensor, y: Tensor, weights: Sequence[Tensor], cfg: ADMMConfig) -> Shard:
-    """Variables consistent with the real network: ``z``/``a`` from a forward run, ``lambda = 0``."""
-    z, a = [], []
-    h = x
-    for weight in weights[:-1]:
-        spikes, mem, _ = lif_rollout(h @ weight, cfg.delta, cfg.theta, "subtract", record_membrane=True)
-        z.append(mem)
-        a.append(spikes)
-        h = spikes
-    cur = h @ weights[-1]
-    out = torch.zeros_like(cur)
-    acc = torch.zeros_like(cur[0])
-    for t in range(cur.shape[0]):
-        acc = cfg.delta * acc + cur[t]
-        out[t] = acc
-    z.append(out)
-    return Shard(x=x, y=y, z=z, a=a, lam=torch.zeros_like(y))
-
-
-def split_rows(n: int, parts: int) -> list[slice]:
-    """``parts`` contiguous, nearly equal, non-empty slices of ``range(n)``."""
-    parts = min(parts, n)
-    bounds = [round(i * n / parts) for i in range(parts + 1)]
-    return [slice(bounds[i], bounds[i + 1]) for i in range(parts)]
-
-
-def one_hot(labels: Tensor, head_sizes: Sequence[int]) -> Tensor:
-    """Concatenated one-hot targets of every head, ``[N, sum(head_sizes)]`` float64."""
-    blocks = [torch.nn.functional.one_hot(labels[:, h], c) for h, c in enumerate(head_sizes)]
-    return torch.cat(blocks, dim=1).to(DTYPE)
-
 
 def check_data(x: Tensor, labels: Tensor, head_sizes: Sequence[int]) -> None:
     if not isinstance(x, Tensor) or x.dim() != 3 or 0 in x.shape:
@@ -539,12 +176,7 @@ def fit_admm(
 def _progress(cfg: ADMMConfig, done: int = 0):
     if not cfg.progress:
         return None
-    from tqdm.auto import tqdm
-
     return tqdm(total=cfg.iterations, initial=done, desc="admm", leave=False)
-
-
-# ------------------------------------------------------------------------------------- checkpoints
 
 
 def checkpoint_path(path: str | None) -> str | None:
@@ -608,15 +240,17 @@ def build_network(weights: Sequence[Tensor], cfg: ADMMConfig, seed: int | None =
     return model
 
 
-def method_admm(task: Task, splits: dict[str, SequenceData], settings: Any, seed: int, device: torch.device):
-    """Method ``admm``: full-batch ADMM on the train split; config from ``settings.admm``.
+def fit_method(
+    task: Task, splits: dict[str, SequenceData], seed: int, device: torch.device, *, model: ModelConfig,
+    admm: ADMMConfig,
+) -> MethodOutput:
+    """Method ``admm``: full-batch ADMM on the train split.
 
-    Hidden width and depth come from ``settings.model`` (one subnetwork); ``delta``/``theta`` from
-    the ADMM config. ``info["admm"]`` holds the tracked curves as lists.
+    Hidden width and depth come from ``model`` (one subnetwork); ``delta``/``theta`` from ``admm``.
+    ``info["admm"]`` holds the tracked curves as lists.
     """
-    from spikeopt.train.pipelines import MethodOutput
-
-    cfg = getattr(settings, "admm", None) or ADMMConfig()
+    if not isinstance(admm, ADMMConfig):
+        raise TypeError(f"the admm section must be an ADMMConfig, got {type(admm).__name__}")
     if task.readout != "final":
         raise ValueError(
             f"admm trains a final-step readout; task {task.name!r} has readout {task.readout!r}: pick another method"
@@ -625,15 +259,37 @@ def method_admm(task: Task, splits: dict[str, SequenceData], settings: Any, seed
     check_labels(train, task.heads)
     heads = [h.classes for h in task.heads]
     t0 = time.perf_counter()
-    weights, history = fit_admm(
-        train.x, train.y, heads, settings.model.width, settings.model.depth, cfg, seed=seed, device=device
-    )
+    weights, history = fit_admm(train.x, train.y, heads, model.width, model.depth, admm, seed=seed, device=device)
     t1 = time.perf_counter()
-    model = build_network([w.cpu() for w in weights], cfg, seed=seed).to(device)
-    model.eval()
+    net = build_network([w.cpu() for w in weights], admm, seed=seed).to(device)
+    net.eval()
     info = {
-        "admm": {**history.as_dict(), "config": asdict(cfg), "width": settings.model.width,
-                 "depth": settings.model.depth},
+        "admm": {**history.as_dict(), "config": asdict(admm), "width": model.width, "depth": model.depth},
         "timings": {"admm_s": t1 - t0},
     }
-    return MethodOutput(model, info)
+    return MethodOutput(net, info)
+
+
+ADMM = MethodSpec("admm", {"model": ModelConfig, "admm": ADMMConfig}, fit_method, readouts=("final",),
+                  summary="ADMM with closed-form updates (gradient-free)")
+
+
+def method_admm(task: Task, splits: dict[str, SequenceData], settings: Any, seed: int,
+                device: torch.device) -> MethodOutput:
+    """The former entry point (kept for callers of ``spikeopt.train.admm``): ``settings`` is any
+    object with a ``model`` (width, depth) and, optionally, an ``admm`` section (default
+    :class:`ADMMConfig`). New code calls ``run_method("admm", ...)``."""
+    admm = getattr(settings, "admm", None)
+    if admm is None:
+        admm = ADMMConfig()
+    return fit_method(task, splits, seed, device, model=settings.model, admm=admm)
+
+
+__all__ = [
+    "ADMM", "ADMMConfig", "ADMMHistory", "DTYPE", "Shard", "admm_iteration", "all_reduce_", "aux_x",
+    "build_network", "check_data", "check_divergence", "correct_count", "dynamics_residual", "fit_admm",
+    "fit_method", "heaviside", "hidden_z_star", "init_shard", "init_weights", "lagrangian_terms", "method_admm",
+    "one_hot", "primal_residual", "restore_checkpoint", "save_checkpoint", "shift", "solve_gram", "spike_factors",
+    "spike_star", "spiking_accuracy", "spiking_forward", "split_rows", "update_hidden_z", "update_multiplier",
+    "update_output_z", "update_spikes", "update_weight", "weight_sums", "z_minimizer",
+]

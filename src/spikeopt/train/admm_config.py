@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from spikeopt.train.base import option
+
 WARMUP_FRACTION = 0.3  # the paper's Table 1: 300 warm-up iterations of 1000
 
 
@@ -13,15 +15,16 @@ WARMUP_FRACTION = 0.3  # the paper's Table 1: 300 warm-up iterations of 1000
 class ADMMConfig:
     """Settings of ADMM training; defaults are the paper's Table 1 where it gives one."""
 
-    rho: float = 1.0  # weight of the dynamics penalties (Table 1)
-    sigma: float = 0.1  # weight of the spike penalties a = H(z) (Table 1)
-    delta: float = 0.95  # membrane leak, the LIF beta (Table 1)
-    theta: float = 1.0  # firing threshold (Table 1)
-    epsilon: float = 1e-3  # how far above theta Algorithm 1 puts a membrane that should spike
-    iterations: int = 1000  # total ADMM iterations (Table 1)
-    warmup: int | None = None  # first iterations without multiplier updates; None: 30% of iterations (Table 1: 300 of 1000)
+    rho: float = option(1.0, flag="rho", help="weight rho of the dynamics penalties (Table 1)")
+    sigma: float = option(0.1, flag="sigma", help="weight sigma of the spike penalties a = H(z) (Table 1)")
+    delta: float = option(0.95, flag="delta", help="membrane leak delta, the LIF beta (Table 1)")
+    theta: float = option(1.0, flag="theta", help="firing threshold theta (Table 1)")
+    epsilon: float = option(1e-3, flag="epsilon", help="how far above theta Algorithm 1 puts a membrane that should spike")
+    iterations: int = option(1000, flag="iterations", help="total ADMM iterations (Table 1)")
+    warmup: int | None = option(None, flag="warmup", type=int, help="first iterations without multiplier updates "
+                                "(None: 30%% of the iterations; Table 1: 300 of 1000)")
     stochastic: bool = True  # random order of layers and timesteps each iteration (the paper's choice)
-    shards: int = 1  # sample shards whose Eq. (10) sums are accumulated (bounds peak memory)
+    shards: int = option(1, flag="shards", help="sample shards whose Eq. (10) sums are accumulated (bounds peak memory)")
     ridge: float = 1e-8  # relative ridge on the Gram matrices of the weight update
     init_scale: float = 1.0  # initial weights N(0, init_scale^2 / fan_in)
     track_every: int = 1  # record the tracked curves every this many iterations (and at the last)

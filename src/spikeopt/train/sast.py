@@ -28,17 +28,19 @@ import copy
 import math
 import statistics
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from spikeopt.snn.config import ModelConfig
 from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task
-from spikeopt.train.lr_schedule import check_schedule, make_scheduler
+from spikeopt.tasks.robustness import corruption_scores, spike_mode, transfer_scores
+from spikeopt.train.base import MethodOutput, MethodSpec
+from spikeopt.train.lr_schedule import make_scheduler
 from spikeopt.train.memory import check_gradient_training
 from spikeopt.train.resume import (
     check_start,
@@ -47,190 +49,10 @@ from spikeopt.train.resume import (
     restore_gradient_state,
     save_state,
 )
+from spikeopt.train.sam import SAMStep, make_optimizer, sam_step
+from spikeopt.train.sast_config import BASE_OPTIMIZERS, SASTConfig
 from spikeopt.train.surrogate import prepare_training
-
-if TYPE_CHECKING:
-    from spikeopt.train.pipelines import MethodOutput
-
-BASE_OPTIMIZERS = ("adam", "sgd")
-
-
-def _number(value: object, name: str, low: float, *, open_low: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > low if open_low else value >= low)  # type: ignore[operator]
-    if not ok:
-        raise ValueError(f"{name} must be a finite number {'>' if open_low else '>='} {low}, got {value!r}")
-    return float(value)  # type: ignore[arg-type]
-
-
-def _integer(value: object, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return value
-
-
-@dataclass
-class SASTConfig:
-    """Settings of sharpness-aware surrogate training and of its evaluation.
-
-    Corruption levels (evaluation only): ``drop_fraction`` of events removed, ``noise_fraction``
-    noise events added per event, ``jitter_us`` timestamp std (event tasks); ``noise_std`` Gaussian
-    input noise (dense tasks).
-    """
-
-    rho: float = 0.05
-    optimizer: str = "adam"
-    lr: float = 3e-3
-    momentum: float = 0.9
-    epochs: int = 30
-    batch_size: int = 128
-    weight_decay: float = 0.0
-    two_batches: bool = False
-    grad_clip: float | None = 1.0
-    exact_reset_grad: bool = True
-    measure_overhead: bool = True
-    corruptions: bool = True
-    drop_fraction: float = 0.3
-    noise_fraction: float = 0.3
-    jitter_us: float = 10_000.0
-    noise_std: float = 0.3
-    corruption_seed: int = 0
-    progress: bool = True
-    lr_schedule: str = "constant"  # constant, cosine or step (spikeopt/train/lr_schedule.py)
-    lr_step_size: int = 10
-    lr_gamma: float = 0.1
-    checkpoint: str | None = None  # written after every epoch (spikeopt/train/resume.py)
-    resume: bool = False  # continue from an existing checkpoint
-
-    def __post_init__(self) -> None:
-        check_schedule(self.lr_schedule, self.lr_step_size, self.lr_gamma)
-        self.rho = _number(self.rho, "rho", 0.0)
-        if self.optimizer not in BASE_OPTIMIZERS:
-            raise ValueError(f"unknown base optimizer {self.optimizer!r}; valid: {', '.join(BASE_OPTIMIZERS)}")
-        self.lr = _number(self.lr, "lr", 0.0, open_low=True)
-        self.momentum = _number(self.momentum, "momentum", 0.0)
-        if self.momentum >= 1.0:
-            raise ValueError(f"momentum must be < 1, got {self.momentum}")
-        _integer(self.epochs, "epochs", 0)
-        _integer(self.batch_size, "batch_size", 1)
-        self.weight_decay = _number(self.weight_decay, "weight_decay", 0.0)
-        if self.grad_clip is not None:
-            self.grad_clip = _number(self.grad_clip, "grad_clip", 0.0, open_low=True)
-        self.drop_fraction = _number(self.drop_fraction, "drop_fraction", 0.0)
-        if self.drop_fraction > 1.0:
-            raise ValueError(f"drop_fraction must lie in [0, 1], got {self.drop_fraction}")
-        self.noise_fraction = _number(self.noise_fraction, "noise_fraction", 0.0)
-        self.jitter_us = _number(self.jitter_us, "jitter_us", 0.0)
-        self.noise_std = _number(self.noise_std, "noise_std", 0.0)
-        _integer(self.corruption_seed, "corruption_seed", 0)
-        for name in ("two_batches", "exact_reset_grad", "measure_overhead", "corruptions", "progress"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
-
-
-# ----------------------------------------------------------------------------------- the SAM step
-
-
-@dataclass(frozen=True)
-class SAMStep:
-    """What one SAM step saw: the loss at the original weights (ascent batch), the loss at the
-    perturbed weights (descent batch) and ``||g||`` (``nan`` when ``rho = 0`` skipped the ascent)."""
-
-    loss: float
-    perturbed_loss: float
-    grad_norm: float
-
-
-def _grads(params: list[nn.Parameter]) -> list[Tensor | None]:
-    return [p.grad for p in params]
-
-
-def sam_step(
-    params: list[nn.Parameter],
-    ascent_loss: Callable[[], Tensor],
-    descent_loss: Callable[[], Tensor],
-    optimizer: torch.optim.Optimizer,
-    rho: float,
-    grad_clip: float | None = None,
-) -> SAMStep:
-    """One SAM update of ``params`` in place.
-
-    ``ascent_loss()`` / ``descent_loss()`` run a forward pass and return the scalar loss (the same
-    closure twice for plain SAM, two batches for the stochastic variant). With ``rho = 0`` the
-    ascent is skipped: one gradient of ``descent_loss`` at ``w``, i.e. a plain optimizer step.
-    """
-    rho = _number(rho, "rho", 0.0)
-    loss_value = math.nan
-    norm = math.nan
-    saved: list[Tensor] | None = None
-    if rho > 0:
-        optimizer.zero_grad(set_to_none=True)
-        loss = ascent_loss()
-        _check_finite(loss)
-        loss.backward()
-        loss_value = loss.item()
-        grads = _grads(params)
-        norm = math.sqrt(sum(float(g.detach().double().pow(2).sum()) for g in grads if g is not None))
-        if norm > 0:
-            saved = [p.detach().clone() for p in params]
-            scale = rho / norm
-            with torch.no_grad():
-                for p, g in zip(params, grads):
-                    if g is not None:
-                        p.add_(g, alpha=scale)
-    optimizer.zero_grad(set_to_none=True)
-    loss = descent_loss()
-    _check_finite(loss)
-    loss.backward()
-    perturbed = loss.item()
-    if saved is not None:  # back to the original weights exactly (no add-then-subtract round-off)
-        with torch.no_grad():
-            for p, w in zip(params, saved):
-                p.copy_(w)
-    if grad_clip is not None:
-        torch.nn.utils.clip_grad_norm_(params, grad_clip)
-    optimizer.step()
-    return SAMStep(perturbed if rho == 0 else loss_value, perturbed, norm)
-
-
-def _check_finite(loss: Tensor) -> None:
-    if not torch.isfinite(loss):
-        raise FloatingPointError(f"training loss became {loss.item()}; lower --lr or --rho, or set --grad-clip")
-
-
-def make_optimizer(params: list[nn.Parameter], config: SASTConfig) -> torch.optim.Optimizer:
-    """The base optimizer with coupled L2 (``weight_decay * w`` added to the gradient), as in ``sg``."""
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-
-
-# --------------------------------------------------------------------------------- evaluation
-
-
-@contextmanager
-def spike_mode(model: ParallelLIFSNN, mode: str) -> Iterator[ParallelLIFSNN]:
-    """Run ``model`` with ``spike_mode = mode`` inside the block, restoring the previous mode after."""
-    if mode not in ("hard", "smooth"):
-        raise ValueError(f"spike mode must be 'hard' or 'smooth', got {mode!r}")
-    old, model.spike_mode = model.spike_mode, mode
-    try:
-        yield model
-    finally:
-        model.spike_mode = old
-
-
-def transfer_scores(task: Task, model: ParallelLIFSNN, data: SequenceData) -> dict[str, float]:
-    """The task's headline metric with smooth and with hard spikes, and the gap ``smooth - hard``
-    (positive: accuracy lost when the surrogate-forward weights are deployed with hard spikes)."""
-    with spike_mode(model, "smooth"):
-        smooth = next(iter(task.evaluate(model, data).values()))
-    with spike_mode(model, "hard"):
-        hard = next(iter(task.evaluate(model, data).values()))
-    return {"smooth": smooth, "hard": hard, "gap": smooth - hard}
-
-
-# ------------------------------------------------------------------------------------ training
+from spikeopt.validation import check_int
 
 
 @dataclass
@@ -310,7 +132,7 @@ def time_plain_epoch(
 ) -> float:
     """Median seconds of ``repeats`` plain (``rho = 0``) surrogate-forward epochs on a copy of
     ``model``: the reference for the SAM overhead, same settings, same data, ``model`` untouched."""
-    _integer(repeats, "repeats", 1)
+    check_int(repeats, "repeats", 1)
     clone = copy.deepcopy(model)
     params = [p for p in clone.parameters() if p.requires_grad]
     optimizer = make_optimizer(params, config)
@@ -416,58 +238,25 @@ def train_sast(
     return history
 
 
-# ------------------------------------------------------------------------------- corruptions
-
-
-def corruption_scores(
-    task: Task, model: ParallelLIFSNN, splits: dict[str, SequenceData], seed: int, config: SASTConfig
-) -> dict[str, Any]:
-    """Smooth and hard scores on the corrupted ``test`` split: event-level corruptions for tasks
-    that can re-bin their raw events (``corrupted_split``), Gaussian input noise otherwise."""
-    from spikeopt.tasks.corruptions import gaussian_noise
-
-    if "test" not in splits:
-        return {"skipped": "no test split"}
-    test = splits["test"]
-    out: dict[str, Any] = {}
-    if callable(getattr(task, "corrupted_split", None)):
-        levels = {"drop": config.drop_fraction, "noise": config.noise_fraction, "jitter": config.jitter_us}
-        for kind, level in levels.items():
-            data = task.corrupted_split("test", seed, kind, level, config.corruption_seed)  # type: ignore[attr-defined]
-            if data.y.shape != test.y.shape or not torch.equal(data.y, test.y):
-                out[kind] = {"level": level, "skipped": "the corrupted split does not match the test split"}
-                continue
-            out[kind] = {"level": level, **transfer_scores(task, model, data)}
-    else:
-        noisy = gaussian_noise(test, config.noise_std, config.corruption_seed)
-        assert isinstance(noisy, SequenceData)
-        out["gaussian"] = {"level": config.noise_std, **transfer_scores(task, model, noisy)}
-    return out
-
-
-# ------------------------------------------------------------------------------------- method
-
-
-def method_sast(
-    task: Task, splits: dict[str, SequenceData], settings: Any, seed: int, device: torch.device
+def fit_sast(
+    task: Task, splits: dict[str, SequenceData], seed: int, device: torch.device, *, model: ModelConfig,
+    sast: SASTConfig,
 ) -> MethodOutput:
-    """Method ``sast``: build ``settings.model``, train with ``settings.sast`` (default `SASTConfig`),
-    return the model in hard-spike mode with ``info["sast"]`` (transfer, corruptions, overhead)."""
-    from spikeopt.train.pipelines import MethodOutput
-
-    config = getattr(settings, "sast", None) or SASTConfig()
+    """Method ``sast``: build ``model``, train it with ``sast``, return it in hard-spike mode with
+    ``info["sast"]`` (transfer, corruptions, overhead)."""
+    config = sast
     if not isinstance(config, SASTConfig):
-        raise TypeError(f"settings.sast must be a SASTConfig, got {type(config).__name__}")
-    model = settings.model.build(task.in_features, task.out_features, task.readout, seed=seed).to(device)
+        raise TypeError(f"the sast section must be a SASTConfig, got {type(config).__name__}")
+    net = model.build(task.in_features, task.out_features, task.readout, seed=seed).to(device)
     t0 = time.perf_counter()
-    history = train_sast(model, task, splits["train"], splits.get("val"), config, seed=seed, device=device)
+    history = train_sast(net, task, splits["train"], splits.get("val"), config, seed=seed, device=device)
     t1 = time.perf_counter()
-    transfer = {name: transfer_scores(task, model, data) for name, data in splits.items()}
-    corrupted = corruption_scores(task, model, splits, seed, config) if config.corruptions else {}
+    transfer = {name: transfer_scores(task, net, data) for name, data in splits.items()}
+    corrupted = corruption_scores(task, net, splits, seed, config) if config.corruptions else {}
     t2 = time.perf_counter()
     main_split = "test" if "test" in splits else next(iter(splits))
     main = transfer[main_split]
-    metric = next(iter(task.evaluate(model, splits[main_split]).keys()))  # the headline metric's name
+    metric = next(iter(task.evaluate(net, splits[main_split]).keys()))  # the headline metric's name
     info = {
         "sast": {
             "rho": config.rho,
@@ -490,16 +279,33 @@ def method_sast(
         "timings": {"sast_s": t1 - t0, "sast_eval_s": t2 - t1},
         "history": {"sast": history.as_dict()},
     }
-    model.spike_mode = "hard"
-    return MethodOutput(model, info)
+    net.spike_mode = "hard"
+    return MethodOutput(net, info)
+
+
+SAST = MethodSpec("sast", {"model": ModelConfig, "sast": SASTConfig}, fit_sast,
+                  summary="SAM on the surrogate-forward network, judged with hard spikes")
+
+
+def method_sast(task: Task, splits: dict[str, SequenceData], settings: Any, seed: int,
+                device: torch.device | str) -> MethodOutput:
+    """The former entry point (kept for callers of ``spikeopt.train.sast``): ``settings`` is any
+    object with a ``model`` and, optionally, a ``sast`` section (default :class:`SASTConfig`).
+    New code calls :func:`fit_sast` or ``run_method("sast", ...)``."""
+    sast = getattr(settings, "sast", None)
+    if sast is None:
+        sast = SASTConfig()
+    return fit_sast(task, splits, seed, torch.device(device), model=settings.model, sast=sast)
 
 
 __all__ = [
     "BASE_OPTIMIZERS",
+    "SAST",
     "SAMStep",
     "SASTConfig",
     "SASTHistory",
     "corruption_scores",
+    "fit_sast",
     "make_optimizer",
     "method_sast",
     "sam_step",

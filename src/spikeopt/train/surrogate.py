@@ -17,8 +17,10 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from spikeopt.snn.config import ModelConfig
 from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task, check_labels
+from spikeopt.train.base import MethodOutput, MethodSpec, option
 from spikeopt.train.lr_schedule import check_schedule, make_scheduler
 from spikeopt.train.memory import (
     EVAL_BATCH,
@@ -40,12 +42,12 @@ from spikeopt.train.resume import (
 class SGConfig:
     """Settings of surrogate-gradient training."""
 
-    epochs: int = 30
-    lr: float = 3e-3
-    batch_size: int = 128
-    weight_decay: float = 0.0
-    grad_clip: float | None = 1.0
-    patience: int | None = None
+    epochs: int = option(30, flag="epochs", help="training epochs")
+    lr: float = option(3e-3, flag="lr", help="learning rate (Adam)")
+    batch_size: int = option(128, flag="batch-size", help="minibatch size")
+    weight_decay: float = option(0.0, flag="weight-decay", help="weight decay (L2 coefficient)")
+    grad_clip: float | None = option(1.0, flag="grad-clip", help="gradient-norm clipping")
+    patience: int | None = option(None, flag="patience", type=int, help="early-stopping patience in epochs")
     eval_every: int = 1
     train_hidden: bool = True
     progress: bool = True
@@ -209,3 +211,37 @@ def train_sg(
         model.load_state_dict(best_state)
     model.eval()
     return history
+
+
+# ------------------------------------------------------------------------------------ methods
+
+
+def train_stage(model: ParallelLIFSNN, task: Task, splits: dict[str, SequenceData], config: SGConfig, seed: int,
+                device: torch.device, stage: str, info: dict[str, Any]) -> None:
+    """Train ``model`` with ``config`` and record the stage's time and history in ``info``."""
+    t0 = time.perf_counter()
+    history = train_sg(model, task, splits["train"], splits.get("val"), config, seed=seed, device=device)
+    info.setdefault("timings", {})[f"{stage}_s"] = time.perf_counter() - t0
+    info.setdefault("history", {})[stage] = history.as_dict()
+
+
+def fit_sg(task: Task, splits: dict[str, SequenceData], seed: int, device: torch.device, *, model: ModelConfig,
+           sg: SGConfig) -> MethodOutput:
+    """Method ``sg``: build ``model`` and train every parameter by surrogate gradients."""
+    net, info = model.build(task.in_features, task.out_features, task.readout, seed=seed).to(device), {}
+    train_stage(net, task, splits, sg, seed, device, "sg", info)
+    return MethodOutput(net, info)
+
+
+def fit_sg_sg(task: Task, splits: dict[str, SequenceData], seed: int, device: torch.device, *, model: ModelConfig,
+              sg: SGConfig, finetune: SGConfig) -> MethodOutput:
+    """Method ``sg-sg``: ``sg``, then fine-tuning with the ``finetune`` budget (that of ``cvx-sg``)."""
+    out = fit_sg(task, splits, seed, device, model=model, sg=sg)
+    train_stage(out.model, task, splits, finetune, seed + 1, device, "finetune", out.info)
+    return out
+
+
+SG = MethodSpec("sg", {"model": ModelConfig, "sg": SGConfig}, fit_sg,
+                summary="surrogate-gradient training of hidden layers and readout")
+SG_SG = MethodSpec("sg-sg", {"model": ModelConfig, "sg": SGConfig, "finetune": SGConfig}, fit_sg_sg,
+                   summary="SG training, then SG fine-tuning (finetune budget)")

@@ -1,0 +1,72 @@
+"""Robustness evaluation of a trained network: smooth vs hard spikes, and scores under corrupted inputs.
+
+Lives beside the tasks' own evaluation, so every method can report it; SAST (``train/sast.py``)
+calls it on the network it trained.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator, Protocol
+
+import torch
+
+from spikeopt.snn.network import ParallelLIFSNN
+from spikeopt.tasks.base import SequenceData, Task
+from spikeopt.tasks.corruptions import gaussian_noise
+
+
+class CorruptionLevels(Protocol):
+    """The corruption settings (``SASTConfig`` has them): event drop / noise / jitter, Gaussian noise."""
+
+    drop_fraction: float
+    noise_fraction: float
+    jitter_us: float
+    noise_std: float
+    corruption_seed: int
+
+
+@contextmanager
+def spike_mode(model: ParallelLIFSNN, mode: str) -> Iterator[ParallelLIFSNN]:
+    """Run ``model`` with ``spike_mode = mode`` inside the block, restoring the previous mode after."""
+    if mode not in ("hard", "smooth"):
+        raise ValueError(f"spike mode must be 'hard' or 'smooth', got {mode!r}")
+    old, model.spike_mode = model.spike_mode, mode
+    try:
+        yield model
+    finally:
+        model.spike_mode = old
+
+
+def transfer_scores(task: Task, model: ParallelLIFSNN, data: SequenceData) -> dict[str, float]:
+    """The task's headline metric with smooth and with hard spikes, and the gap ``smooth - hard``
+    (positive: accuracy lost when the surrogate-forward weights are deployed with hard spikes)."""
+    with spike_mode(model, "smooth"):
+        smooth = next(iter(task.evaluate(model, data).values()))
+    with spike_mode(model, "hard"):
+        hard = next(iter(task.evaluate(model, data).values()))
+    return {"smooth": smooth, "hard": hard, "gap": smooth - hard}
+
+
+def corruption_scores(
+    task: Task, model: ParallelLIFSNN, splits: dict[str, SequenceData], seed: int, config: CorruptionLevels
+) -> dict[str, Any]:
+    """Smooth and hard scores on the corrupted ``test`` split: event-level corruptions for tasks
+    that can re-bin their raw events (``corrupted_split``), Gaussian input noise otherwise."""
+    if "test" not in splits:
+        return {"skipped": "no test split"}
+    test = splits["test"]
+    out: dict[str, Any] = {}
+    if callable(getattr(task, "corrupted_split", None)):
+        levels = {"drop": config.drop_fraction, "noise": config.noise_fraction, "jitter": config.jitter_us}
+        for kind, level in levels.items():
+            data = task.corrupted_split("test", seed, kind, level, config.corruption_seed)  # type: ignore[attr-defined]
+            if data.y.shape != test.y.shape or not torch.equal(data.y, test.y):
+                out[kind] = {"level": level, "skipped": "the corrupted split does not match the test split"}
+                continue
+            out[kind] = {"level": level, **transfer_scores(task, model, data)}
+    else:
+        noisy = gaussian_noise(test, config.noise_std, config.corruption_seed)
+        assert isinstance(noisy, SequenceData)
+        out["gaussian"] = {"level": config.noise_std, **transfer_scores(task, model, noisy)}
+    return out

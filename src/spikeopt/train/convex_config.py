@@ -1,0 +1,100 @@
+"""Settings of the convex stage (methods ``cvx``, ``sg-cvx``, ``cvx-sg``), validated on construction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spikeopt.convex.cv import SELECT_MODES
+from spikeopt.convex.path import check_reg_spec
+from spikeopt.train.base import option
+
+CONVEX_LOSSES = ("cross_entropy", "squared")
+WITNESS_KINDS = ("calibrated", "gaussian")
+
+
+@dataclass
+class ConvexConfig:
+    """Settings of the convex stage: witnesses, dictionary, solver path and column generation.
+
+    Witnesses (``cvx``): ``witnesses="calibrated"`` (default; see :mod:`spikeopt.convex.calibrate`:
+    per-neuron time constants, each bias set on ``calibration_samples`` training sequences so the
+    neuron's firing statistic lands at a target drawn from ``rate_band``) or ``"gaussian"`` (the
+    paper's: ``witness_scale``, ``beta_range``, ``threshold_range``). ``witness_scale`` scales the
+    weights of both kinds. ``atoms=P`` draws witness blocks until the dictionary has ``P``
+    informative atoms (constant, duplicate and near-duplicate columns rejected: binary atoms that
+    differ on fewer than ``near_duplicate`` of the rows, integrate atoms correlated above
+    ``1 - near_duplicate``; at most ``max_blocks`` blocks, default ``4 P / block + 1``);
+    ``atoms=None`` rolls one block of ``model.subnetworks x model.width`` witnesses (the paper's).
+    ``progress`` prints one-line updates on stderr while a long dictionary is built.
+
+    ``reg``: one value, a list (a path) or ``"auto"`` (a path scaled to ``reg_max``, see
+    :mod:`spikeopt.convex.path`). ``select``: how a path's points are scored: ``"val"`` (the
+    validation split), ``"cv"`` (5-fold cross-validation on the dictionary's rows pooled with the
+    validation split, :mod:`spikeopt.convex.cv`) or ``"auto"`` (cv where the validation split has
+    fewer than 250 sequences and the layout allows it, else val). ``allow_unconverged``: keep a solve that stopped
+    short of ``tol`` (recorded with its gap) instead of refusing it. ``grow_rounds`` > 0 grows the
+    dictionary by column generation at the selected reg: each round prices ``grow_candidates`` fresh
+    witness subnetworks of the dictionary's own kind (``witnesses``) and adds up to ``grow_add``
+    violating atoms.
+    """
+
+    reg: float | list[float] | str = option("auto", flag="reg", help="group-lasso regularisation of the convex readout: one value, a list 1e-2,1e-3 or auto "
+                                      "(a path from reg_max); a path is selected on validation")
+    select: str = "auto"
+    loss: str = option("cross_entropy", flag="loss", help="convex loss: cross_entropy or squared")
+    tol: float = option(1e-6, flag="tol", help="duality-gap tolerance of the convex solve")
+    max_iter: int = option(20000, flag="max-iter", help="iteration budget of each convex solve")
+    intercept: bool = False
+    witness_scale: float = option(1.0, flag="witness-scale", help="std scale of Gaussian witnesses")
+    beta_range: tuple[float, float] | None = None
+    threshold_range: tuple[float, float] | None = None
+    merge: bool = True
+    chunk_size: int = 1024
+    allow_unconverged: bool = False
+    grow_rounds: int = option(0, flag="grow-rounds", help="column-generation rounds at the selected reg (0 = off)")
+    grow_candidates: int = option(64, flag="grow-candidates", help="fresh candidate witness subnetworks priced per round")
+    grow_add: int = option(32, flag="grow-add", help="most violating atoms added per column-generation round")
+    witnesses: str = "calibrated"
+    atoms: int | None = 2048
+    rate_band: tuple[float, float] = (0.05, 0.95)
+    near_duplicate: float = 0.005
+    calibration_samples: int = 256
+    max_blocks: int | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.reg = check_reg_spec(self.reg)
+        if not isinstance(self.allow_unconverged, bool):
+            raise TypeError(f"allow_unconverged must be true or false, got {self.allow_unconverged!r}")
+        for name, low in (("max_iter", 1), ("grow_rounds", 0), ("grow_candidates", 1), ("grow_add", 1)):
+            value = getattr(self, name)
+            if isinstance(value, float) and value.is_integer():  # YAML reads 2e4 as a float
+                value = int(value)
+                setattr(self, name, value)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"convex.{name} must be an integer >= {low}, got {value!r}")
+        if self.select not in SELECT_MODES:
+            raise ValueError(f"unknown convex.select {self.select!r}; valid: {', '.join(SELECT_MODES)}")
+        if self.loss not in CONVEX_LOSSES:
+            raise ValueError(f"unknown convex loss {self.loss!r}; valid: {', '.join(CONVEX_LOSSES)}")
+        if not self.tol > 0:
+            raise ValueError(f"tol must be > 0, got {self.tol}")
+        if not self.witness_scale > 0:
+            raise ValueError(f"witness_scale must be > 0, got {self.witness_scale}")
+        if self.witnesses not in WITNESS_KINDS:
+            raise ValueError(f"unknown witnesses {self.witnesses!r}; valid: {', '.join(WITNESS_KINDS)}")
+        if self.atoms is not None:
+            if isinstance(self.atoms, float) and self.atoms.is_integer():
+                self.atoms = int(self.atoms)
+            if isinstance(self.atoms, bool) or not isinstance(self.atoms, int) or self.atoms < 1:
+                raise ValueError(f"atoms must be a positive integer or None (one witness block), got {self.atoms!r}")
+        band = tuple(float(v) for v in self.rate_band)
+        if len(band) != 2 or not 0.0 < band[0] <= band[1] < 1.0:
+            raise ValueError(f"rate_band must be (low, high) with 0 < low <= high < 1, got {self.rate_band!r}")
+        self.rate_band = band  # type: ignore[assignment]
+        if not 0.0 <= self.near_duplicate < 1.0:
+            raise ValueError(f"near_duplicate must be in [0, 1), got {self.near_duplicate}")
+        for name in ("beta_range", "threshold_range"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, tuple(float(v) for v in value))
