@@ -33,7 +33,6 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from spikeopt.snn.config import ModelConfig
 from spikeopt.snn.network import ParallelLIFSNN
@@ -42,13 +41,7 @@ from spikeopt.tasks.robustness import corruption_scores, spike_mode, transfer_sc
 from spikeopt.train.base import MethodOutput, MethodSpec
 from spikeopt.train.lr_schedule import make_scheduler
 from spikeopt.train.memory import check_gradient_training
-from spikeopt.train.resume import (
-    check_start,
-    gradient_state,
-    load_state,
-    restore_gradient_state,
-    save_state,
-)
+from spikeopt.train.loop import LoopSettings, minibatches, run_epochs
 from spikeopt.train.sam import SAMStep, make_optimizer, sam_step
 from spikeopt.train.sast_config import BASE_OPTIMIZERS, SASTConfig
 from spikeopt.train.surrogate import prepare_training
@@ -104,15 +97,12 @@ def _run_epoch(
     ascent_gen: torch.Generator,
 ) -> float:
     """One pass over ``train`` (smooth spikes) in batches of a seeded shuffle; the mean loss at ``w``."""
-    device = train.x.device
-    n = len(train)
-    order = torch.randperm(n, generator=order_gen).to(device)
-    ascent_order = torch.randperm(n, generator=ascent_gen).to(device) if config.two_batches and rho > 0 else None
+    two = config.two_batches and rho > 0
+    ascent_batches = minibatches(train, config.batch_size, ascent_gen) if two else None
     total, count = 0.0, 0
     model.train()
-    for begin in range(0, n, config.batch_size):
-        batch = train.subset(order[begin : begin + config.batch_size])
-        other = batch if ascent_order is None else train.subset(ascent_order[begin : begin + config.batch_size])
+    for batch in minibatches(train, config.batch_size, order_gen):
+        other = batch if ascent_batches is None else next(ascent_batches)
 
         def descent() -> Tensor:
             return task.loss(model(batch.x)[0], batch.y)
@@ -146,6 +136,67 @@ def time_plain_epoch(
     return statistics.median(times)
 
 
+class _SASTTrainer:
+    """SAST's share of the loop: a SAM step on the smooth network, selection by the hard-spike
+    validation score (what counts at deployment), the smooth score and the gap recorded beside it."""
+
+    trainer = "sast"
+
+    def __init__(self, model: ParallelLIFSNN, task: Task, train: SequenceData, val: SequenceData | None,
+                 params: list[nn.Parameter], optimizer: torch.optim.Optimizer, config: SASTConfig, seed: int) -> None:
+        self.model, self.task, self.train, self.val = model, task, train, val
+        self.params, self.optimizer, self.config, self.seed = params, optimizer, config, seed
+        self.order_gen = torch.Generator().manual_seed(seed)
+        self.ascent_gen = torch.Generator().manual_seed(seed + 0x5A5A)
+        self.history = SASTHistory()
+        self.records = self.history.records
+        self.best_state = copy.deepcopy(model.state_dict())
+        self.start_time = time.perf_counter()
+
+    def start(self) -> None:
+        c = self.config
+        if c.measure_overhead and c.epochs > 0 and c.rho > 0:
+            self.history.plain_epoch_seconds = time_plain_epoch(self.model, self.task, self.train, c, self.seed)
+        self.evaluate(0, None, None)
+
+    def epoch(self, epoch: int) -> float:
+        with spike_mode(self.model, "smooth"):
+            return _run_epoch(self.model, self.params, self.optimizer, self.task, self.train, self.config,
+                              self.config.rho, self.order_gen, self.ascent_gen)
+
+    def evaluate(self, epoch: int, loss: float | None, seconds: float | None) -> bool:
+        if seconds is not None:
+            self.history.epoch_seconds.append(seconds)
+        record: dict[str, Any] = {"epoch": epoch, "train_loss": loss, "epoch_seconds": seconds}
+        improved = False
+        if self.val is not None:
+            scores = transfer_scores(self.task, self.model, self.val)
+            record.update(val_smooth=scores["smooth"], val_hard=scores["hard"], val_gap=scores["gap"])
+            if scores["hard"] > self.history.best_score:
+                self.history.best_score, self.history.best_epoch = scores["hard"], epoch
+                self.best_state = copy.deepcopy(self.model.state_dict())
+                improved = True
+        record["seconds"] = time.perf_counter() - self.start_time
+        self.records.append(record)
+        return improved
+
+    def skip(self, epoch: int, loss: float, seconds: float) -> None:  # not reached: SAST evaluates every epoch
+        self.history.epoch_seconds.append(seconds)
+        self.records.append({"epoch": epoch, "train_loss": loss, "epoch_seconds": seconds,
+                             "seconds": time.perf_counter() - self.start_time})
+
+    def state(self) -> dict[str, Any]:
+        return {"order_gen": self.order_gen.get_state(), "ascent_gen": self.ascent_gen.get_state(),
+                "history": asdict(self.history), "best_state": self.best_state}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        self.order_gen.set_state(saved["order_gen"])
+        self.ascent_gen.set_state(saved["ascent_gen"])
+        self.history = SASTHistory(**saved["history"])
+        self.records = self.history.records
+        self.best_state = saved["best_state"]
+
+
 def train_sast(
     model: ParallelLIFSNN,
     task: Task,
@@ -172,65 +223,18 @@ def train_sast(
         raise ValueError("the model has no trainable parameters")
     optimizer = make_optimizer(params, config)
     scheduler = make_scheduler(optimizer, config.lr_schedule, config.epochs, config.lr_step_size, config.lr_gamma)
-    order_gen = torch.Generator().manual_seed(seed)
-    ascent_gen = torch.Generator().manual_seed(seed + 0x5A5A)
-    history = SASTHistory()
     detach = model.detach_reset
     if config.exact_reset_grad:
         model.detach_reset = False
-    best_state = copy.deepcopy(model.state_dict())
-    start = time.perf_counter()
-
-    def evaluate(epoch: int, loss: float | None, seconds: float | None) -> None:
-        nonlocal best_state
-        record: dict[str, Any] = {"epoch": epoch, "train_loss": loss, "epoch_seconds": seconds}
-        if val is not None:
-            scores = transfer_scores(task, model, val)
-            record.update(val_smooth=scores["smooth"], val_hard=scores["hard"], val_gap=scores["gap"])
-            if scores["hard"] > history.best_score:
-                history.best_score, history.best_epoch = scores["hard"], epoch
-                best_state = copy.deepcopy(model.state_dict())
-        record["seconds"] = time.perf_counter() - start
-        history.records.append(record)
-
-    def checkpoint(epoch: int) -> None:
-        if config.checkpoint is not None:
-            save_state(config.checkpoint, {
-                "trainer": "sast", "epoch": epoch, **gradient_state(model, optimizer, scheduler),
-                "order_gen": order_gen.get_state(), "ascent_gen": ascent_gen.get_state(), "history": asdict(history),
-                "best_state": best_state})
-
+    trainer = _SASTTrainer(model, task, train_d, val, params, optimizer, config, seed)
     try:
-        first = 1
-        if check_start(config.checkpoint, config.resume):
-            saved = load_state(config.checkpoint, "sast")
-            restore_gradient_state(saved, model, optimizer, scheduler)
-            order_gen.set_state(saved["order_gen"])
-            ascent_gen.set_state(saved["ascent_gen"])
-            history = SASTHistory(**saved["history"])
-            best_state, first = saved["best_state"], saved["epoch"] + 1
-        else:
-            if config.measure_overhead and config.epochs > 0 and config.rho > 0:
-                history.plain_epoch_seconds = time_plain_epoch(model, task, train_d, config, seed)
-            evaluate(0, None, None)
-        bar = tqdm(range(first, config.epochs + 1), desc="sast", disable=not config.progress, leave=False)
-        for epoch in bar:
-            t0 = time.perf_counter()
-            with spike_mode(model, "smooth"):
-                loss = _run_epoch(model, params, optimizer, task, train_d, config, config.rho, order_gen, ascent_gen)
-            seconds = time.perf_counter() - t0
-            history.epoch_seconds.append(seconds)
-            bar.set_postfix(loss=f"{loss:.4f}")
-            epoch_lr = optimizer.param_groups[0]["lr"]
-            if scheduler is not None:
-                scheduler.step()
-            evaluate(epoch, loss, seconds)
-            history.records[-1]["lr"] = epoch_lr
-            checkpoint(epoch)
+        run_epochs(trainer, model, optimizer, scheduler, LoopSettings(
+            config.epochs, checkpoint=config.checkpoint, resume=config.resume, progress=config.progress, desc="sast"))
+        history = trainer.history
         if config.rho == 0 and history.epoch_seconds:
             history.plain_epoch_seconds = history.median_epoch_seconds
         if val is not None:
-            model.load_state_dict(best_state)
+            model.load_state_dict(trainer.best_state)
     finally:
         model.detach_reset = detach
         model.spike_mode = "hard"

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from spikeopt.snn.config import ModelConfig
 from spikeopt.snn.network import ParallelLIFSNN
@@ -29,13 +28,7 @@ from spikeopt.train.memory import (
     check_gradient_training,
     network_parameters,
 )
-from spikeopt.train.resume import (
-    check_start,
-    gradient_state,
-    load_state,
-    restore_gradient_state,
-    save_state,
-)
+from spikeopt.train.loop import LoopSettings, minibatches, plain_step, run_epochs
 
 
 @dataclass
@@ -114,6 +107,69 @@ def _check_memory(model: ParallelLIFSNN, steps: int, samples: int, batch_size: i
     check_fits(need, "SG training", sizes, "lower --subnetworks, --width, --depth or --batch-size", device)
 
 
+class _SGTrainer:
+    """SG's share of the loop: a plain step on every minibatch, selection by the validation headline
+    metric (the first metric ``task.evaluate`` returns)."""
+
+    trainer = "sg"
+
+    def __init__(self, model: ParallelLIFSNN, task: Task, train: SequenceData, val: SequenceData | None,
+                 params: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer, config: SGConfig,
+                 seed: int) -> None:
+        self.model, self.task, self.train, self.val = model, task, train, val
+        self.params, self.optimizer, self.config = params, optimizer, config
+        self.gen = torch.Generator().manual_seed(seed)
+        self.history = TrainHistory()
+        self.records = self.history.records
+        self.best_state = copy.deepcopy(model.state_dict())
+        self.start_time = time.perf_counter()
+
+    def start(self) -> None:
+        self.evaluate(0, None, None)
+
+    def epoch(self, epoch: int) -> float:
+        model, task = self.model, self.task
+        model.train()
+        advice = f" at epoch {epoch}; lower --lr or set --grad-clip"
+        total, count = 0.0, 0
+        for batch in minibatches(self.train, self.config.batch_size, self.gen):
+            loss = plain_step(self.params, lambda: task.loss(model(batch.x)[0], batch.y), self.optimizer,
+                              self.config.grad_clip, advice)
+            total += loss * len(batch)
+            count += len(batch)
+        return total / count
+
+    def evaluate(self, epoch: int, loss: float | None, seconds: float | None) -> bool:
+        record: dict[str, Any] = {"epoch": epoch, "train_loss": loss, "seconds": time.perf_counter() - self.start_time}
+        improved = False
+        if self.val is not None:
+            self.model.eval()
+            metrics = self.task.evaluate(self.model, self.val)
+            record.update({f"val_{k}": v for k, v in metrics.items()})
+            score = next(iter(metrics.values()))
+            if score > self.history.best_score:
+                self.history.best_score, self.history.best_epoch = score, epoch
+                self.best_state = copy.deepcopy(self.model.state_dict())
+                improved = True
+        self.records.append(record)
+        return improved
+
+    def skip(self, epoch: int, loss: float, seconds: float) -> None:
+        self.records.append({"epoch": epoch, "train_loss": loss, "seconds": time.perf_counter() - self.start_time})
+
+    def state(self) -> dict[str, Any]:
+        h = self.history
+        return {"generator": self.gen.get_state(), "records": h.records, "best_epoch": h.best_epoch,
+                "best_score": h.best_score, "best_state": self.best_state}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        self.gen.set_state(saved["generator"])
+        h = self.history
+        h.records, h.best_epoch, h.best_score = saved["records"], saved["best_epoch"], saved["best_score"]
+        self.records = h.records
+        self.best_state = saved["best_state"]
+
+
 def train_sg(
     model: ParallelLIFSNN,
     task: Task,
@@ -134,83 +190,13 @@ def train_sg(
     params = [p for p in model.parameters()] if config.train_hidden else list(model.output.parameters())
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = make_scheduler(optimizer, config.lr_schedule, config.epochs, config.lr_step_size, config.lr_gamma)
-    gen = torch.Generator().manual_seed(seed)
-    history = TrainHistory()
-    best_state = copy.deepcopy(model.state_dict())
-    start = time.perf_counter()
-    stale = 0
-
-    def evaluate(epoch: int, loss: float | None) -> bool:
-        nonlocal best_state
-        record: dict[str, Any] = {"epoch": epoch, "train_loss": loss, "seconds": time.perf_counter() - start}
-        improved = False
-        if val is not None:
-            model.eval()
-            metrics = task.evaluate(model, val)
-            record.update({f"val_{k}": v for k, v in metrics.items()})
-            score = next(iter(metrics.values()))
-            if score > history.best_score:
-                history.best_score, history.best_epoch = score, epoch
-                best_state = copy.deepcopy(model.state_dict())
-                improved = True
-        history.records.append(record)
-        return improved
-
-    def checkpoint(epoch: int) -> None:
-        if config.checkpoint is not None:
-            save_state(config.checkpoint, {
-                "trainer": "sg", "epoch": epoch, **gradient_state(model, optimizer, scheduler), "generator": gen.get_state(),
-                "records": history.records, "best_epoch": history.best_epoch, "best_score": history.best_score,
-                "best_state": best_state, "stale": stale})
-
-    first = 1
-    if check_start(config.checkpoint, config.resume):
-        saved = load_state(config.checkpoint, "sg")
-        restore_gradient_state(saved, model, optimizer, scheduler)
-        gen.set_state(saved["generator"])
-        history.records, history.best_epoch, history.best_score = saved["records"], saved["best_epoch"], saved["best_score"]
-        best_state, stale, first = saved["best_state"], saved["stale"], saved["epoch"] + 1
-    else:
-        evaluate(0, None)
-    bar = tqdm(range(first, config.epochs + 1), desc="sg", disable=not config.progress, leave=False)
-    for epoch in bar:
-        model.train()
-        order = torch.randperm(len(train_d), generator=gen).to(device)
-        total, count = 0.0, 0
-        for begin in range(0, len(train_d), config.batch_size):
-            batch = train_d.subset(order[begin : begin + config.batch_size])
-            out, _ = model(batch.x)
-            loss = task.loss(out, batch.y)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"training loss became {loss.item()} at epoch {epoch}; lower --lr or set --grad-clip"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-            optimizer.step()
-            total += loss.item() * len(batch)
-            count += len(batch)
-        mean_loss = total / count
-        bar.set_postfix(loss=f"{mean_loss:.4f}")
-        epoch_lr = optimizer.param_groups[0]["lr"]
-        if scheduler is not None:
-            scheduler.step()
-        if epoch % config.eval_every == 0 or epoch == config.epochs:
-            stale = 0 if evaluate(epoch, mean_loss) else stale + config.eval_every
-            history.records[-1]["lr"] = epoch_lr
-            if config.patience is not None and stale >= config.patience:
-                checkpoint(config.epochs)  # stopped early: a resume has nothing left to do
-                break
-        else:
-            history.records.append({"epoch": epoch, "train_loss": mean_loss, "seconds": time.perf_counter() - start,
-                                    "lr": epoch_lr})
-        checkpoint(epoch)
+    trainer = _SGTrainer(model, task, train_d, val, params, optimizer, config, seed)
+    run_epochs(trainer, model, optimizer, scheduler, LoopSettings(
+        config.epochs, config.eval_every, config.patience, config.checkpoint, config.resume, config.progress, "sg"))
     if val is not None:
-        model.load_state_dict(best_state)
+        model.load_state_dict(trainer.best_state)
     model.eval()
-    return history
+    return trainer.history
 
 
 # ------------------------------------------------------------------------------------ methods
