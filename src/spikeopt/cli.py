@@ -235,7 +235,11 @@ def cmd_train(argv: list[str]) -> int:
             check_output_file(getattr(args, flag), f"--{flag}")
     check_distinct({"--out": args.out, "--save": args.save})
     check_run(config)
-    from spikeopt.experiments.metric_logs import check_tensorboard, write_metric_csvs, write_tensorboard
+    from spikeopt.experiments.metric_logs import (
+        check_tensorboard,
+        write_metric_csvs,
+        write_tensorboard,
+    )
 
     if args.tensorboard:
         check_tensorboard()

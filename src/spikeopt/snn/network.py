@@ -195,7 +195,9 @@ class ParallelLIFSNN(nn.Module):
             raise TypeError(f"input must be a floating tensor, got {x.dtype}")
         if x.shape[0] == 0 or x.shape[1] == 0:
             raise ValueError(f"input has an empty time or batch axis: shape {tuple(x.shape)}")
-        if not torch.isfinite(x).all():
+        # NaN/inf are checked where data enter (SequenceData, spikeopt.validation.check_sequences); here
+        # only on the CPU: on a GPU the check would synchronise the device on every forward pass
+        if x.device.type == "cpu" and not torch.isfinite(x).all():
             raise ValueError("input contains NaN or inf")
 
     def layer_currents(self, layer: int, inputs: Tensor) -> Tensor:

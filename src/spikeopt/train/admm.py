@@ -97,6 +97,7 @@ from spikeopt.train.base import MethodOutput, MethodSpec
 from spikeopt.train.memory import check_admm
 from spikeopt.train.resume import check_start, load_state, save_state
 
+
 def check_data(x: Tensor, labels: Tensor, head_sizes: Sequence[int]) -> None:
     if not isinstance(x, Tensor) or x.dim() != 3 or 0 in x.shape:
         raise ValueError(f"x must be a non-empty time-major tensor [T, N, F], got {getattr(x, 'shape', x)}")

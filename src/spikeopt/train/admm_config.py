@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any
 
 from spikeopt.train.base import option
+from spikeopt.validation import check_bool, check_int, check_number
 
 WARMUP_FRACTION = 0.3  # the paper's Table 1: 300 warm-up iterations of 1000
 
@@ -41,20 +40,20 @@ class ADMMConfig:
         return self.warmup if self.warmup is not None else int(WARMUP_FRACTION * self.iterations)
 
     def __post_init__(self) -> None:
-        _check_number("rho", self.rho, low=0.0, open_low=True)
-        _check_number("sigma", self.sigma, low=0.0, open_low=True)
-        _check_number("delta", self.delta, low=0.0, high=1.0)
-        _check_number("theta", self.theta, low=0.0, open_low=True)
-        _check_number("epsilon", self.epsilon, low=0.0, open_low=True)
-        _check_number("ridge", self.ridge, low=0.0)
-        _check_number("init_scale", self.init_scale, low=0.0, open_low=True)
-        _check_number("divergence_factor", self.divergence_factor, low=1.0, open_low=True)
-        _check_int("iterations", self.iterations, 1)
+        check_number(self.rho, "admm rho", 0.0, open_low=True)
+        check_number(self.sigma, "admm sigma", 0.0, open_low=True)
+        check_number(self.delta, "admm delta", 0.0, high=1.0)
+        check_number(self.theta, "admm theta", 0.0, open_low=True)
+        check_number(self.epsilon, "admm epsilon", 0.0, open_low=True)
+        check_number(self.ridge, "admm ridge", 0.0)
+        check_number(self.init_scale, "admm init_scale", 0.0, open_low=True)
+        check_number(self.divergence_factor, "admm divergence_factor", 1.0, open_low=True)
+        check_int(self.iterations, "admm iterations", 1)
         if self.warmup is not None:
-            _check_int("warmup", self.warmup, 0)
-        _check_int("shards", self.shards, 1)
-        _check_int("track_every", self.track_every, 1)
-        _check_int("checkpoint_every", self.checkpoint_every, 1)
+            check_int(self.warmup, "admm warmup", 0)
+        check_int(self.shards, "admm shards", 1)
+        check_int(self.track_every, "admm track_every", 1)
+        check_int(self.checkpoint_every, "admm checkpoint_every", 1)
         if self.checkpoint is not None and not isinstance(self.checkpoint, str):
             raise ValueError(f"admm checkpoint must be a file path or null, got {self.checkpoint!r}")
         if self.warmup is not None and self.warmup >= self.iterations:
@@ -63,18 +62,5 @@ class ADMMConfig:
                 "or the multiplier is never updated; lower warmup or raise iterations"
             )
         for name in ("stochastic", "progress", "resume"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"admm {name} must be true or false, got {getattr(self, name)!r}")
+            check_bool(getattr(self, name), f"admm {name}")
 
-
-def _check_number(name: str, value: Any, low: float, high: float | None = None, open_low: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > low if open_low else value >= low) and (high is None or value <= high)
-    if not ok:
-        bound = (f"> {low}" if open_low else f">= {low}") + (f" and <= {high}" if high is not None else "")
-        raise ValueError(f"admm {name} must be a finite number {bound}, got {value!r}")
-
-
-def _check_int(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"admm {name} must be an integer >= {low}, got {value!r}")

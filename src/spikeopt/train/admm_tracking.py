@@ -13,7 +13,15 @@ from torch import Tensor
 
 from spikeopt.snn.lif import lif_rollout
 from spikeopt.train.admm_config import ADMMConfig
-from spikeopt.train.admm_state import DTYPE, Shard, all_reduce_, dynamics_residual, heaviside, primal_residual
+from spikeopt.train.admm_state import (
+    DTYPE,
+    Shard,
+    all_reduce_,
+    dynamics_residual,
+    heaviside,
+    primal_residual,
+)
+
 
 def lagrangian_terms(weights: Sequence[Tensor], shards: Sequence[Shard], cfg: ADMMConfig) -> dict[str, Any]:
     """Sums over shards (and processes) of every term of Eq. (2), per layer where the paper plots them."""

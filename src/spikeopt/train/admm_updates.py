@@ -10,7 +10,14 @@ import torch
 from torch import Tensor
 
 from spikeopt.train.admm_config import ADMMConfig
-from spikeopt.train.admm_state import Shard, all_reduce_, aux_x, heaviside, primal_residual
+from spikeopt.train.admm_state import (
+    Shard,
+    all_reduce_,
+    aux_x,
+    heaviside,
+    primal_residual,
+)
+
 
 def weight_sums(shard: Shard, layer: int, cfg: ADMMConfig, output: bool) -> tuple[Tensor, Tensor]:
     """One shard's sums of Eq. (10): ``G = sum_t A_t^T A_t`` and ``R = sum_t A_t^T x_t (+ A_T^T lam / rho)``."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from spikeopt.convex.cv import SELECT_MODES
 from spikeopt.convex.path import check_reg_spec
 from spikeopt.train.base import option
+from spikeopt.validation import check_choice, check_int, check_number
 
 CONVEX_LOSSES = ("cross_entropy", "squared")
 WITNESS_KINDS = ("calibrated", "gaussian")
@@ -71,18 +72,12 @@ class ConvexConfig:
             if isinstance(value, float) and value.is_integer():  # YAML reads 2e4 as a float
                 value = int(value)
                 setattr(self, name, value)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"convex.{name} must be an integer >= {low}, got {value!r}")
-        if self.select not in SELECT_MODES:
-            raise ValueError(f"unknown convex.select {self.select!r}; valid: {', '.join(SELECT_MODES)}")
-        if self.loss not in CONVEX_LOSSES:
-            raise ValueError(f"unknown convex loss {self.loss!r}; valid: {', '.join(CONVEX_LOSSES)}")
-        if not self.tol > 0:
-            raise ValueError(f"tol must be > 0, got {self.tol}")
-        if not self.witness_scale > 0:
-            raise ValueError(f"witness_scale must be > 0, got {self.witness_scale}")
-        if self.witnesses not in WITNESS_KINDS:
-            raise ValueError(f"unknown witnesses {self.witnesses!r}; valid: {', '.join(WITNESS_KINDS)}")
+            check_int(value, f"convex.{name}", low)
+        check_choice(self.select, "convex.select", SELECT_MODES)
+        check_choice(self.loss, "convex loss", CONVEX_LOSSES)
+        check_number(self.tol, "tol", 0.0, open_low=True)
+        check_number(self.witness_scale, "witness_scale", 0.0, open_low=True)
+        check_choice(self.witnesses, "witnesses", WITNESS_KINDS)
         if self.atoms is not None:
             if isinstance(self.atoms, float) and self.atoms.is_integer():
                 self.atoms = int(self.atoms)
@@ -92,8 +87,7 @@ class ConvexConfig:
         if len(band) != 2 or not 0.0 < band[0] <= band[1] < 1.0:
             raise ValueError(f"rate_band must be (low, high) with 0 < low <= high < 1, got {self.rate_band!r}")
         self.rate_band = band  # type: ignore[assignment]
-        if not 0.0 <= self.near_duplicate < 1.0:
-            raise ValueError(f"near_duplicate must be in [0, 1), got {self.near_duplicate}")
+        check_number(self.near_duplicate, "near_duplicate", 0.0, 1.0, open_high=True)
         for name in ("beta_range", "threshold_range"):
             value = getattr(self, name)
             if value is not None:

@@ -18,7 +18,13 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from spikeopt.tasks.base import SequenceData
-from spikeopt.train.resume import check_start, gradient_state, load_state, restore_gradient_state, save_state
+from spikeopt.train.resume import (
+    check_start,
+    gradient_state,
+    load_state,
+    restore_gradient_state,
+    save_state,
+)
 
 
 def minibatches(data: SequenceData, batch_size: int, gen: torch.Generator) -> Iterator[SequenceData]:

@@ -39,9 +39,9 @@ from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task
 from spikeopt.tasks.robustness import corruption_scores, spike_mode, transfer_scores
 from spikeopt.train.base import MethodOutput, MethodSpec
+from spikeopt.train.loop import LoopSettings, minibatches, run_epochs
 from spikeopt.train.lr_schedule import make_scheduler
 from spikeopt.train.memory import check_gradient_training
-from spikeopt.train.loop import LoopSettings, minibatches, run_epochs
 from spikeopt.train.sam import SAMStep, make_optimizer, sam_step
 from spikeopt.train.sast_config import BASE_OPTIMIZERS, SASTConfig
 from spikeopt.train.surrogate import prepare_training

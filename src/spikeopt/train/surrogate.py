@@ -20,6 +20,7 @@ from spikeopt.snn.config import ModelConfig
 from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task, check_labels
 from spikeopt.train.base import MethodOutput, MethodSpec, option
+from spikeopt.train.loop import LoopSettings, minibatches, plain_step, run_epochs
 from spikeopt.train.lr_schedule import check_schedule, make_scheduler
 from spikeopt.train.memory import (
     EVAL_BATCH,
@@ -28,7 +29,7 @@ from spikeopt.train.memory import (
     check_gradient_training,
     network_parameters,
 )
-from spikeopt.train.loop import LoopSettings, minibatches, plain_step, run_epochs
+from spikeopt.validation import check_bool, check_int, check_number
 
 
 @dataclass
@@ -52,20 +53,17 @@ class SGConfig:
 
     def __post_init__(self) -> None:
         check_schedule(self.lr_schedule, self.lr_step_size, self.lr_gamma)
-        if self.epochs < 0:
-            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if self.grad_clip is not None and self.grad_clip <= 0:
-            raise ValueError(f"grad_clip must be > 0 or None, got {self.grad_clip}")
-        if self.patience is not None and self.patience < 1:
-            raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
-        if self.eval_every < 1:
-            raise ValueError(f"eval_every must be >= 1, got {self.eval_every}")
+        check_int(self.epochs, "epochs", 0)
+        check_number(self.lr, "lr", 0.0, open_low=True)
+        check_int(self.batch_size, "batch_size", 1)
+        check_number(self.weight_decay, "weight_decay", 0.0)
+        if self.grad_clip is not None:
+            check_number(self.grad_clip, "grad_clip (or None)", 0.0, open_low=True)
+        if self.patience is not None:
+            check_int(self.patience, "patience (or None)", 1)
+        check_int(self.eval_every, "eval_every", 1)
+        for name in ("train_hidden", "progress", "resume"):
+            check_bool(getattr(self, name), name)
 
 
 @dataclass
