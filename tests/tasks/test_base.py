@@ -103,3 +103,23 @@ def test_check_labels_names_the_head() -> None:
 def test_nan_inputs_rejected() -> None:
     with pytest.raises(ValueError, match="NaN"):
         SequenceData(torch.full((2, 3, 1), float("nan")), torch.zeros(3, 1, dtype=torch.int64))
+
+
+def test_per_head_argmax_and_one_hot_against_a_hand_count():
+    from spikeopt.tasks.base import one_hot_heads, predict_heads
+
+    logits = torch.tensor([[0.1, 0.9, 0.0, 5.0, 1.0], [2.0, -1.0, 0.5, 0.0, 0.0]])
+    # heads of 3 and 2 classes: row 0 -> (1, 0), row 1 -> (0, 0) (first maximum on ties)
+    assert predict_heads(logits, [3, 2]).tolist() == [[1, 0], [0, 0]]
+    labels = torch.tensor([[2, 1], [0, 0]])
+    assert one_hot_heads(labels, [3, 2]).tolist() == [[0, 0, 1, 0, 1], [1, 0, 0, 1, 0]]
+    assert one_hot_heads(labels, [3, 2]).dtype == torch.float64
+
+
+def test_subsets_of_checked_data_keep_their_values():
+    from spikeopt.tasks.base import SequenceData
+
+    data = SequenceData(torch.arange(24.0).reshape(2, 4, 3), torch.tensor([[0], [1], [2], [3]]))
+    part = data.subset(torch.tensor([3, 1]))
+    assert torch.equal(part.x, data.x[:, [3, 1]]) and part.y.tolist() == [[3], [1]]
+    assert isinstance(part, SequenceData) and len(part) == 2 and part.steps == 2

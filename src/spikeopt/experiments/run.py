@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -14,13 +12,13 @@ import numpy as np
 import scipy
 import torch
 
+from spikeopt.atomic import atomic_write
 from spikeopt.experiments.config import RunConfig
 from spikeopt.export.checkpoint import save_model
 from spikeopt.synops import count_operations
 from spikeopt.tasks.registry import make_task
 from spikeopt.train import memory
 from spikeopt.train.registry import get_method, run_method
-
 
 DEVICE_HELP = "use cpu, cuda, cuda:N or auto"
 
@@ -116,15 +114,8 @@ def run(config: RunConfig, save: str | Path | None = None) -> dict[str, Any]:
 def write_json(data: dict[str, Any], path: str | Path) -> Path:
     """Write ``data`` as JSON atomically (temp file + rename), so a crash never leaves half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, default=_jsonable)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path, "w") as fh:
+        json.dump(data, fh, indent=2, default=_jsonable)
     return path
 
 

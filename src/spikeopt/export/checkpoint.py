@@ -7,15 +7,14 @@ the saved configuration) into a ``ValueError`` that names the file and what diff
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from spikeopt.atomic import atomic_write
 from spikeopt.snn.network import ParallelLIFSNN
 
 FORMAT = "spikeopt.ParallelLIFSNN/1"
@@ -39,14 +38,8 @@ def save_model(model: ParallelLIFSNN, path: str | Path, extra: dict[str, Any] | 
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "extra": extra or {},
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path) as fh:
+        torch.save(payload, fh)
     return path
 
 

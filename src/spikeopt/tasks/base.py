@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, Sequence
 
 import torch
 from torch import Tensor
@@ -84,11 +84,19 @@ class SequenceData:
 
     def subset(self, index: Tensor | slice) -> SequenceData:
         if self.per_step:
-            return SequenceData(self.x[:, index], self.y[:, index])
-        return SequenceData(self.x[:, index], self.y[index])
+            return self._checked(self.x[:, index], self.y[:, index])
+        return self._checked(self.x[:, index], self.y[index])
 
     def to(self, device: torch.device | str) -> SequenceData:
-        return SequenceData(self.x.to(device), self.y.to(device))
+        return self._checked(self.x.to(device), self.y.to(device))
+
+    @classmethod
+    def _checked(cls, x: Tensor, y: Tensor) -> SequenceData:
+        """Part or copy of data already checked on entry: not checked again, so a minibatch on a GPU
+        costs no NaN scan and no device synchronisation."""
+        out = object.__new__(cls)
+        out.x, out.y = x, y
+        return out
 
 
 class SequenceModel(Protocol):
@@ -119,7 +127,19 @@ def split_heads(logits: Tensor, heads: tuple[Head, ...]) -> list[Tensor]:
 
 def predict(logits: Tensor, heads: tuple[Head, ...]) -> Tensor:
     """Arg-max class of every head: ``[..., O] -> [..., H]``."""
-    return torch.stack([block.argmax(-1) for block in split_heads(logits, heads)], dim=-1)
+    return predict_heads(logits, [h.classes for h in heads])
+
+
+def predict_heads(logits: Tensor, head_sizes: Sequence[int]) -> Tensor:
+    """Arg-max class of every head, heads given by their class counts: ``[..., sum(sizes)] -> [..., H]``."""
+    blocks = torch.split(logits, list(head_sizes), dim=-1)
+    return torch.stack([block.argmax(-1) for block in blocks], dim=-1)
+
+
+def one_hot_heads(labels: Tensor, head_sizes: Sequence[int]) -> Tensor:
+    """Concatenated one-hot targets of every head: integer ``[N, H] -> [N, sum(sizes)]`` float64."""
+    blocks = [torch.nn.functional.one_hot(labels[:, h], c) for h, c in enumerate(head_sizes)]
+    return torch.cat(blocks, dim=1).to(torch.float64)
 
 
 def sequence_loss(

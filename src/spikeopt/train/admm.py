@@ -96,13 +96,12 @@ from spikeopt.train.admm_updates import (
 from spikeopt.train.base import MethodOutput, MethodSpec
 from spikeopt.train.memory import check_admm
 from spikeopt.train.resume import check_start, load_state, save_state
+from spikeopt.validation import check_sequences
 
 
 def check_data(x: Tensor, labels: Tensor, head_sizes: Sequence[int]) -> None:
-    if not isinstance(x, Tensor) or x.dim() != 3 or 0 in x.shape:
-        raise ValueError(f"x must be a non-empty time-major tensor [T, N, F], got {getattr(x, 'shape', x)}")
-    if not torch.isfinite(x).all():
-        raise ValueError("x contains NaN or inf; clean the inputs first")
+    """ADMM's data boundary: finite time-major inputs, one integer label per head within its classes."""
+    check_sequences(x, "x")
     if not isinstance(labels, Tensor) or labels.dim() != 2 or labels.shape != (x.shape[1], len(head_sizes)):
         raise ValueError(
             f"labels must be [N, H] = [{x.shape[1]}, {len(head_sizes)}] integers, got {getattr(labels, 'shape', labels)}"

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from spikeopt.snn.lif import lif_rollout
+from spikeopt.tasks.base import one_hot_heads
 from spikeopt.train.admm_config import ADMMConfig
 
 DTYPE = torch.float64
@@ -107,7 +108,4 @@ def split_rows(n: int, parts: int) -> list[slice]:
     return [slice(bounds[i], bounds[i + 1]) for i in range(parts)]
 
 
-def one_hot(labels: Tensor, head_sizes: Sequence[int]) -> Tensor:
-    """Concatenated one-hot targets of every head, ``[N, sum(head_sizes)]`` float64."""
-    blocks = [torch.nn.functional.one_hot(labels[:, h], c) for h, c in enumerate(head_sizes)]
-    return torch.cat(blocks, dim=1).to(DTYPE)
+one_hot = one_hot_heads  # ADMM's targets Y: concatenated one-hot of every head, float64

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from spikeopt.snn.lif import lif_rollout
+from spikeopt.tasks.base import predict_heads
 from spikeopt.train.admm_config import ADMMConfig
 from spikeopt.train.admm_state import (
     DTYPE,
@@ -65,8 +66,7 @@ def spiking_forward(weights: Sequence[Tensor], x: Tensor, cfg: ADMMConfig) -> Te
 
 def correct_count(out: Tensor, labels: Tensor, head_sizes: Sequence[int]) -> Tensor:
     """How many rows have every head's arg-max equal to its label."""
-    blocks = torch.split(out, list(head_sizes), dim=-1)
-    pred = torch.stack([b.argmax(-1) for b in blocks], dim=-1)
+    pred = predict_heads(out, head_sizes)
     return (pred == labels.to(pred.device)).all(-1).sum()
 
 

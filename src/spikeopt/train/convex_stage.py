@@ -58,7 +58,7 @@ from spikeopt.convex.reconstruct import reconstruct
 from spikeopt.convex.solution import ConvergenceWarning, ConvexSolution
 from spikeopt.convex.solver import reg_max, solve
 from spikeopt.snn.network import ParallelLIFSNN
-from spikeopt.tasks.base import SequenceData, Task, check_labels
+from spikeopt.tasks.base import SequenceData, Task, check_labels, one_hot_heads
 
 Sampler = Callable[[int], ParallelLIFSNN]
 
@@ -102,8 +102,8 @@ def _problem(task: Task, train: SequenceData, layout: str, loss_name: str, inter
     if loss_name == "cross_entropy":
         return _Problem(targets, list(task.heads), weights, intercept, targets)
     # squared: one-hot targets for all heads, concatenated; head weights do not apply
-    blocks = [np.eye(h.classes)[targets[:, i]] for i, h in enumerate(task.heads)]
-    return _Problem(np.concatenate(blocks, axis=1), "squared", weights, intercept, targets)
+    one_hot = one_hot_heads(torch.as_tensor(targets, dtype=torch.long), [h.classes for h in task.heads]).numpy()
+    return _Problem(one_hot, "squared", weights, intercept, targets)
 
 
 def selection_mode(requested: str, task: Task, layout: str, val: SequenceData | None, n_train: int,
@@ -145,7 +145,7 @@ def run_convex_stage(
 ) -> tuple[ParallelLIFSNN, dict[str, Any]]:
     """The selected reconstructed network and the stage's record (path, certificate, growth, timings).
 
-    ``cfg`` is a :class:`~spikeopt.train.pipelines.ConvexConfig`; ``sampler(seed)`` proposes candidate
+    ``cfg`` is a :class:`~spikeopt.train.convex_config.ConvexConfig`; ``sampler(seed)`` proposes candidate
     witnesses for column generation (needed only when ``cfg.grow_rounds > 0``). ``readout`` is the
     rebuilt network's (default: the task's; it sets the dictionary layout), ``leak`` the integrate
     readout's decay; a ready ``dictionary`` of ``witnesses`` on ``train`` skips the rollout.

@@ -8,27 +8,20 @@ epoch; read with ``weights_only=True`` (no arbitrary unpickling).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from spikeopt.atomic import atomic_write
 
 FORMAT = "spikeopt.training-state/1"
 
 
 def save_state(path: str | Path, state: dict[str, Any]) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save({"format": FORMAT, **state}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path) as fh:
+        torch.save({"format": FORMAT, **state}, fh)
     return path
 
 

@@ -32,13 +32,13 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from spikeopt.atomic import atomic_write
 from spikeopt.tasks.events.format import EVENT_DTYPE, EventSamples
 
 CACHE_ENV = "SPIKEOPT_CACHE"
@@ -295,32 +295,20 @@ def build_event_digits(config: EventDigitsConfig) -> EventSamples:
 
 
 def _save(path: Path, samples: EventSamples, config: EventDigitsConfig) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            ev = samples.events
-            t_small = ev["t"].size == 0 or ev["t"].max() < 2**31
-            np.savez(  # uncompressed: 100x faster to write than savez_compressed, ~2.4x larger
-                fh,
-                x=ev["x"],
-                y=ev["y"],
-                p=ev["p"],
-                t=ev["t"].astype(np.int32) if t_small else ev["t"],
-                offsets=samples.offsets,
-                labels=samples.labels,
-                shape=np.array([samples.height, samples.width], dtype=np.int64),
-                config=np.array(json.dumps(config.as_dict(), sort_keys=True)),
-            )
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_write(path) as fh:
+        ev = samples.events
+        t_small = ev["t"].size == 0 or ev["t"].max() < 2**31
+        np.savez(  # uncompressed: 100x faster to write than savez_compressed, ~2.4x larger
+            fh,
+            x=ev["x"],
+            y=ev["y"],
+            p=ev["p"],
+            t=ev["t"].astype(np.int32) if t_small else ev["t"],
+            offsets=samples.offsets,
+            labels=samples.labels,
+            shape=np.array([samples.height, samples.width], dtype=np.int64),
+            config=np.array(json.dumps(config.as_dict(), sort_keys=True)),
+        )
 
 
 def _load(path: Path, config: EventDigitsConfig) -> EventSamples | None:
