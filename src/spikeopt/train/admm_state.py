@@ -82,21 +82,33 @@ def init_weights(sizes: Sequence[int], init_scale: float, gen: torch.Generator) 
     ]
 
 
-def init_shard(x: Tensor, y: Tensor, weights: Sequence[Tensor], cfg: ADMMConfig) -> Shard:
-    """Variables consistent with the real network: ``z``/``a`` from a forward run, ``lambda = 0``."""
+def leaky_integrate(currents: Tensor, leak: float) -> Tensor:
+    """The output layer's membrane at every step: ``z_t = leak z_{t-1} + current_t`` from ``z_0 = 0``, ``[T, ...]``."""
+    out = torch.empty_like(currents)
+    acc = torch.zeros_like(currents[0])
+    for t in range(currents.shape[0]):
+        acc = leak * acc + currents[t]
+        out[t] = acc
+    return out
+
+
+def spiking_rollout(weights: Sequence[Tensor], x: Tensor, cfg: ADMMConfig,
+                    record: bool = True) -> tuple[list[Tensor], list[Tensor], Tensor]:
+    """The real network on ``x``: hidden membranes (when ``record``) and spikes of every layer (LIF,
+    hard spikes, reset by subtraction, ``snn/lif.py``), and the leaky-integrator output membrane."""
     z, a = [], []
     h = x
     for weight in weights[:-1]:
-        spikes, mem, _ = lif_rollout(h @ weight, cfg.delta, cfg.theta, "subtract", record_membrane=True)
-        z.append(mem)
-        a.append(spikes)
-        h = spikes
-    cur = h @ weights[-1]
-    out = torch.zeros_like(cur)
-    acc = torch.zeros_like(cur[0])
-    for t in range(cur.shape[0]):
-        acc = cfg.delta * acc + cur[t]
-        out[t] = acc
+        h, mem, _ = lif_rollout(h @ weight, cfg.delta, cfg.theta, "subtract", record_membrane=record)
+        if record:
+            z.append(mem)
+        a.append(h)
+    return z, a, leaky_integrate(h @ weights[-1], cfg.delta)
+
+
+def init_shard(x: Tensor, y: Tensor, weights: Sequence[Tensor], cfg: ADMMConfig) -> Shard:
+    """Variables consistent with the real network: ``z``/``a`` from a forward run, ``lambda = 0``."""
+    z, a, out = spiking_rollout(weights, x, cfg)
     z.append(out)
     return Shard(x=x, y=y, z=z, a=a, lam=torch.zeros_like(y))
 

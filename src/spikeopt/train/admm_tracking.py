@@ -11,7 +11,6 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor
 
-from spikeopt.snn.lif import lif_rollout
 from spikeopt.tasks.base import predict_heads
 from spikeopt.train.admm_config import ADMMConfig
 from spikeopt.train.admm_state import (
@@ -21,6 +20,7 @@ from spikeopt.train.admm_state import (
     dynamics_residual,
     heaviside,
     primal_residual,
+    spiking_rollout,
 )
 
 
@@ -54,14 +54,8 @@ def lagrangian_terms(weights: Sequence[Tensor], shards: Sequence[Shard], cfg: AD
 
 
 def spiking_forward(weights: Sequence[Tensor], x: Tensor, cfg: ADMMConfig) -> Tensor:
-    """The real network: LIF hidden layers (hard spikes, ``snn/lif.py``) and the leaky integrator output."""
-    h = x
-    for weight in weights[:-1]:
-        h, _, _ = lif_rollout(h @ weight, cfg.delta, cfg.theta, "subtract")
-    out = torch.zeros(h.shape[1], weights[-1].shape[1], dtype=h.dtype, device=h.device)
-    for h_t in h:
-        out = cfg.delta * out + h_t @ weights[-1]
-    return out
+    """The real network's output at the last step (what its accuracy is judged on)."""
+    return spiking_rollout(weights, x, cfg, record=False)[2][-1]
 
 
 def correct_count(out: Tensor, labels: Tensor, head_sizes: Sequence[int]) -> Tensor:
