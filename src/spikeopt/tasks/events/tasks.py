@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Callable, ClassVar
 
 import numpy as np
 import torch
@@ -290,11 +290,95 @@ class EventDigits(_EventClassification):
         return out
 
 
+# ------------------------------------------------------------------------------ recorded data sets
+
+
+class _RecordedEvents(_EventClassification):
+    """Shared parts of the tasks that read a recorded data set from ``data_dir`` (N-MNIST, DVS
+    Gesture): option checks, the seeded split of the training files, and binning the files."""
+
+    data_dir: str | None
+    denoise_us: float
+    clip: float
+    n_train: int | None
+    n_test: int | None
+    val_fraction: float
+
+    def _check_options(self) -> None:
+        name = self.name
+        _check_int(name, "steps", self.steps, 1)
+        _check_int(name, "downsample", self.downsample, 1)
+        for key in ("n_train", "n_test"):
+            _check_int(name, key, getattr(self, key), 1, optional=True)
+        _check_number(name, "denoise_us", self.denoise_us, 0.0)
+        _check_number(name, "clip", self.clip, 0.0, open_low=True)
+        _check_number(name, "val_fraction", self.val_fraction, 0.0, 1.0, open_low=True)
+        if self.data_dir is not None and not isinstance(self.data_dir, str):
+            self.data_dir = str(self.data_dir)
+
+    def _need_data_dir(self) -> str:
+        if not self.data_dir:
+            raise ValueError(
+                f"task {self.name!r} reads a local copy of the data set and needs the option data_dir "
+                "(nothing is downloaded); see spikeopt.tasks.events.readers for the folder layout"
+            )
+        return self.data_dir
+
+    def _split_indices(
+        self, seed: int, labels: np.ndarray, test_labels: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Seeded stratified train/val indices of the training files, and the test files' indices."""
+        rng = np.random.default_rng([int(seed), 0xE8])
+        train, val = stratified_split(labels, (self.val_fraction,), rng)
+        if self.n_train is not None and self.n_train < train.size:
+            # keep the validation split in proportion to the limited training split
+            n_val = max(1, int(round(self.n_train * self.val_fraction / (1.0 - self.val_fraction))))
+            train, val = train[: self.n_train], val[:n_val]
+        test = np.arange(test_labels.size)
+        if self.n_test is not None and self.n_test < test.size:
+            test = np.random.default_rng(0xE9).permutation(test.size)[: self.n_test]
+        return train, val, test
+
+    def _splits_from_files(
+        self,
+        loader: Callable[[str], Callable[[np.ndarray], EventSamples]],
+        train: np.ndarray,
+        val: np.ndarray,
+        test: np.ndarray,
+        labels: np.ndarray,
+        test_labels: np.ndarray,
+        duration_us: float | None = None,
+        chunk: int = _NMNIST_FILES_PER_CHUNK,
+        transform: EventTransform | None = None,
+        names: tuple[str, ...] = _SPLITS,
+    ) -> dict[str, SequenceData]:
+        opts = dict(
+            chunk=chunk,
+            steps=self.steps,
+            downsample=self.downsample,
+            clip=float(self.clip),
+            denoise_us=float(self.denoise_us),
+            duration_us=duration_us,
+            transform=transform,
+        )
+        out = {}
+        for name, split, idx, lab in (
+            ("train", "train", train, labels),
+            ("val", "train", val, labels),
+            ("test", "test", test, test_labels),
+        ):
+            if name not in names:
+                continue
+            inputs = _inputs_from_files(loader(split), idx, **opts)  # type: ignore[arg-type]
+            out[name] = _to_split(inputs, lab[idx], name)
+        return out
+
+
 # --------------------------------------------------------------------------------------------- N-MNIST
 
 
 @dataclass
-class NMnist(_EventClassification):
+class NMnist(_RecordedEvents):
     """N-MNIST (Orchard et al. 2015): MNIST digits recorded by a moving ATIS camera, 34x34, 10 classes.
 
     Reads the ``.bin`` files under ``data_dir`` (``Train/<digit>/*.bin``, ``Test/<digit>/*.bin``;
@@ -324,27 +408,27 @@ class NMnist(_EventClassification):
     val_fraction: float = field(default=0.1, metadata={"help": "fraction of the training files held out for val"})
 
     def __post_init__(self) -> None:
-        _check_common(self, "n_train", "n_test")
+        self._check_options()
 
     def _build(
         self, seed: int, transform: EventTransform | None = None, names: tuple[str, ...] = _SPLITS
     ) -> dict[str, SequenceData]:
-        data_dir = _need_data_dir(self)
+        data_dir = self._need_data_dir()
         paths, labels = nmnist_index(data_dir, "train")
         test_paths, test_labels = nmnist_index(data_dir, "test")
-        train, val, test = _real_split_indices(self, seed, labels, test_labels)
+        train, val, test = self._split_indices(seed, labels, test_labels)
 
         def loader(split: str) -> Callable[[np.ndarray], EventSamples]:
             return lambda idx: load_nmnist(data_dir, split, index=idx)
 
-        return _real_splits(self, loader, train, val, test, labels, test_labels, transform=transform, names=names)
+        return self._splits_from_files(loader, train, val, test, labels, test_labels, transform=transform, names=names)
 
 
 # ----------------------------------------------------------------------------------------- DVS Gesture
 
 
 @dataclass
-class DvsGesture(_EventClassification):
+class DvsGesture(_RecordedEvents):
     """IBM DVS Gesture: 11 hand gestures recorded with a 128x128 DVS, read from ``.npy`` samples.
 
     Accepts ``data_dir/train/<label>/*.npy`` + ``data_dir/test/<label>/*.npy`` or Tonic's
@@ -380,7 +464,7 @@ class DvsGesture(_EventClassification):
     val_fraction: float = field(default=0.1, metadata={"help": "fraction of the training files held out for val"})
 
     def __post_init__(self) -> None:
-        _check_common(self, "n_train", "n_test")
+        self._check_options()
         if self.duration_ms is not None:
             _check_number(self.name, "duration_ms", self.duration_ms, 0.0, open_low=True)
         if self.time_unit is not None and self.time_unit not in TIME_UNITS:
@@ -391,94 +475,19 @@ class DvsGesture(_EventClassification):
     def _build(
         self, seed: int, transform: EventTransform | None = None, names: tuple[str, ...] = _SPLITS
     ) -> dict[str, SequenceData]:
-        data_dir = _need_data_dir(self)
+        data_dir = self._need_data_dir()
         _, labels, _ = dvs_gesture_index(data_dir, "train")
         _, test_labels, _ = dvs_gesture_index(data_dir, "test")
-        train, val, test = _real_split_indices(self, seed, labels, test_labels)
+        train, val, test = self._split_indices(seed, labels, test_labels)
 
         def loader(split: str) -> Callable[[np.ndarray], EventSamples]:
             return lambda idx: load_dvs_gesture(data_dir, split, index=idx, time_unit=self.time_unit)
 
         duration = None if self.duration_ms is None else float(self.duration_ms) * 1000.0
-        return _real_splits(
-            self, loader, train, val, test, labels, test_labels, duration_us=duration, chunk=_DVS_FILES_PER_CHUNK,
+        return self._splits_from_files(
+            loader, train, val, test, labels, test_labels, duration_us=duration, chunk=_DVS_FILES_PER_CHUNK,
             transform=transform, names=names,
         )
-
-
-# ------------------------------------------------------------------------------ real-data split logic
-
-
-def _check_common(task: Any, *limits: str) -> None:
-    name = task.name
-    _check_int(name, "steps", task.steps, 1)
-    _check_int(name, "downsample", task.downsample, 1)
-    for key in limits:
-        _check_int(name, key, getattr(task, key), 1, optional=True)
-    _check_number(name, "denoise_us", task.denoise_us, 0.0)
-    _check_number(name, "clip", task.clip, 0.0, open_low=True)
-    _check_number(name, "val_fraction", task.val_fraction, 0.0, 1.0, open_low=True)
-    if task.data_dir is not None and not isinstance(task.data_dir, str):
-        task.data_dir = str(task.data_dir)
-
-
-def _need_data_dir(task: Any) -> str:
-    if not task.data_dir:
-        raise ValueError(
-            f"task {task.name!r} reads a local copy of the data set and needs the option data_dir "
-            "(nothing is downloaded); see spikeopt.tasks.events.readers for the folder layout"
-        )
-    return task.data_dir
-
-
-def _real_split_indices(
-    task: Any, seed: int, labels: np.ndarray, test_labels: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rng = np.random.default_rng([int(seed), 0xE8])
-    train, val = stratified_split(labels, (task.val_fraction,), rng)
-    if task.n_train is not None and task.n_train < train.size:
-        # keep the validation split in proportion to the limited training split
-        n_val = max(1, int(round(task.n_train * task.val_fraction / (1.0 - task.val_fraction))))
-        train, val = train[: task.n_train], val[:n_val]
-    test = np.arange(test_labels.size)
-    if task.n_test is not None and task.n_test < test.size:
-        test = np.random.default_rng(0xE9).permutation(test.size)[: task.n_test]
-    return train, val, test
-
-
-def _real_splits(
-    task: Any,
-    loader: Callable[[str], Callable[[np.ndarray], EventSamples]],
-    train: np.ndarray,
-    val: np.ndarray,
-    test: np.ndarray,
-    labels: np.ndarray,
-    test_labels: np.ndarray,
-    duration_us: float | None = None,
-    chunk: int = _NMNIST_FILES_PER_CHUNK,
-    transform: EventTransform | None = None,
-    names: tuple[str, ...] = _SPLITS,
-) -> dict[str, SequenceData]:
-    opts = dict(
-        chunk=chunk,
-        steps=task.steps,
-        downsample=task.downsample,
-        clip=float(task.clip),
-        denoise_us=float(task.denoise_us),
-        duration_us=duration_us,
-        transform=transform,
-    )
-    out = {}
-    for name, split, idx, lab in (
-        ("train", "train", train, labels),
-        ("val", "train", val, labels),
-        ("test", "test", test, test_labels),
-    ):
-        if name not in names:
-            continue
-        inputs = _inputs_from_files(loader(split), idx, **opts)  # type: ignore[arg-type]
-        out[name] = _to_split(inputs, lab[idx], name)
-    return out
 
 
 __all__ = ["DvsGesture", "EventDigits", "NMnist", "stratified_split"]
