@@ -6,6 +6,13 @@ import argparse
 import time
 from pathlib import Path
 
+from spikeopt.cli import Interrupted
+from spikeopt.experiments.outputs import (
+    check_distinct,
+    check_output_file,
+    check_output_folder,
+)
+from spikeopt.experiments.reproduce import DB_NAME, render_report, reproduce, resolve
 from spikeopt.experiments.store import RunRecord, Store, export_records
 
 
@@ -27,8 +34,6 @@ def cmd_results(argv: list[str]) -> int:
     if not Path(args.db).is_file():
         raise FileNotFoundError(f"run database {args.db} does not exist; give the runs.sqlite of a sweep")
     if args.export:
-        from spikeopt.experiments.outputs import check_distinct, check_output_file
-
         check_output_file(args.export, "--export")
         check_distinct({"--db": args.db, "--export": args.export})
     with Store(args.db, read_only=True) as store:
@@ -105,11 +110,6 @@ def reproduce_parser() -> argparse.ArgumentParser:
 
 def cmd_reproduce(argv: list[str]) -> int:
     args = reproduce_parser().parse_args(argv)
-    from spikeopt.experiments.reproduce import render_report, reproduce
-
-    from spikeopt.experiments.outputs import check_output_folder
-    from spikeopt.experiments.reproduce import DB_NAME, resolve
-
     protocol = "full" if args.full else "quick"
     only = [n.strip() for item in args.only for n in item.split(",") if n.strip()] or None
     if args.workers < 0:
@@ -125,8 +125,6 @@ def cmd_reproduce(argv: list[str]) -> int:
         path, stats = reproduce(args.out, protocol, only, workers=args.workers, progress=not args.no_progress,
                                 retry_failed=args.retry_failed)
     except KeyboardInterrupt:
-        from spikeopt.cli import Interrupted
-
         db = Path(args.out) / DB_NAME
         stored = 0
         if db.is_file():

@@ -16,24 +16,26 @@ from typing import Any
 import numpy as np
 import torch
 
+from spikeopt.convex.complete import (
+    complete_patterns,
+    network_objective,
+    witness_network,
+)
+from spikeopt.convex.dictionary import build_dictionary
+from spikeopt.convex.reconstruct import reconstruct
+from spikeopt.convex.solver import solve
+from spikeopt.convex.witnesses import gaussian_witnesses
 from spikeopt.experiments.config import RunConfig
+from spikeopt.tasks.registry import make_task
+from spikeopt.train.surrogate import train_sg
 
 
 def _solve(atoms: np.ndarray, y: np.ndarray, heads, cfg) -> Any:
-    from spikeopt.convex.solver import solve
-
     return solve(atoms, y, cfg.reg, loss=list(heads), intercept=True, tol=cfg.tol, max_iter=cfg.max_iter)
 
 
 def certify_complete(config: RunConfig, max_cells: int = 200_000) -> dict[str, Any]:
     """Complete vs sampled optimum vs SG's objective for ``config`` (depth 1, fixed beta/threshold)."""
-    from spikeopt.convex.complete import complete_patterns, network_objective, witness_network
-    from spikeopt.convex.dictionary import build_dictionary
-    from spikeopt.convex.reconstruct import reconstruct
-    from spikeopt.convex.witnesses import gaussian_witnesses
-    from spikeopt.tasks.registry import make_task
-    from spikeopt.train.surrogate import train_sg
-
     model_cfg, cvx = config.model, config.convex
     if not isinstance(cvx.reg, float):
         raise ValueError(f"--complete compares objectives at one reg; pass a single value, e.g. --reg 1e-2 "

@@ -12,6 +12,7 @@ import numpy as np
 import scipy
 import torch
 
+from spikeopt import __version__
 from spikeopt.atomic import atomic_write
 from spikeopt.experiments.config import RunConfig
 from spikeopt.export.checkpoint import save_model
@@ -67,8 +68,6 @@ def check_memory(config: RunConfig, task: Any, train: Any, device: torch.device)
 
 
 def versions() -> dict[str, str]:
-    from spikeopt import __version__
-
     return {
         "spikeopt": __version__, "torch": torch.__version__, "numpy": np.__version__,
         "scipy": scipy.__version__, "python": platform.python_version(),

@@ -9,6 +9,7 @@ raises is stored as ``failed`` with its traceback and the sweep goes on. Runs wi
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import multiprocessing
 import os
@@ -23,10 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
 import yaml
 
 from spikeopt.experiments.config import RunConfig, progress_off
 from spikeopt.experiments.progress import Progress
+from spikeopt.experiments.run import run
 from spikeopt.experiments.store import RunRecord, Store
 
 RunFn = Callable[[RunConfig], dict[str, Any]]
@@ -122,8 +125,6 @@ class SweepStats:
 
 def default_run(config: RunConfig) -> dict[str, Any]:
     """The real run, quiet (no per-epoch bars inside workers)."""
-    from spikeopt.experiments.run import run
-
     config = config.override(progress_off())
     return run(config)
 
@@ -133,8 +134,6 @@ def _init_worker(parent: int | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if parent is not None:
         die_with_parent(parent)
-    import torch
-
     torch.set_num_threads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -151,8 +150,6 @@ def die_with_parent(parent: int) -> None:
     """
     if sys.platform.startswith("linux"):
         try:
-            import ctypes
-
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
         except (OSError, AttributeError):

@@ -13,12 +13,26 @@ from typing import Any, Callable
 
 from spikeopt.experiments import paper
 from spikeopt.experiments.protocol import (
-    CVX_METHODS, SG_METHODS, Protocol, addition_base, method_spec, mnist_base, xor_base,
+    CVX_METHODS,
+    SG_METHODS,
+    Protocol,
+    addition_base,
+    method_spec,
+    mnist_base,
+    xor_base,
 )
-from spikeopt.experiments.report import TOLERANCE, fmt_num, fmt_stat, mark, md_table, mean
+from spikeopt.experiments.report import (
+    TOLERANCE,
+    fmt_num,
+    fmt_stat,
+    mark,
+    md_table,
+    mean,
+)
 from spikeopt.experiments.select import Stat, Summary, spec_records, summarize
 from spikeopt.experiments.store import Store
 from spikeopt.experiments.sweep import SweepSpec
+from spikeopt.plots.experiments import line_panels, training_curves
 
 JT = "joint_token_accuracy"
 
@@ -178,8 +192,6 @@ def t2_render(p: Protocol, store: Store, folder: Path) -> str:
             "best SG variant (ours)", "SynOps/sample (SG)", "paper", "vs paper", "winner (ours)", "winner (paper)"]
     out = md_table(head, rows)
     if curves:
-        from spikeopt.plots.experiments import training_curves
-
         for label, (runs, metric) in curves.items():
             if runs:
                 out += _plot(training_curves, folder / f"training_curves_{label}.png", {label: runs}, metric)
@@ -224,7 +236,6 @@ def t3_render(p: Protocol, store: Store, folder: Path) -> str:
         "chosen lambda_carry"]
     head.insert(5, "SynOps/sample (test)")
     out = md_table(head, rows) + _status(all_sums)
-    from spikeopt.plots.experiments import line_panels
 
     out += _plot(line_panels, folder / "carry_sensitivity.png", panels, "lambda_carry",
                  "joint-token accuracy (autoregressive)", "Carry-loss sensitivity (best other hyperparameters per seed)")
@@ -272,7 +283,6 @@ def _ablation_render(number: int, specs: list[SweepSpec], store: Store, folder: 
         out.append(f"**({part[0]}) {label} ablation** (paper rows lined up by position; their labels were lost)\n\n"
                    + md_table([f"{label} (ours)", "CVX (ours)", "CVX SynOps/sample", "paper CVX", "vs", "SG (ours)",
                              "SG SynOps/sample", "paper SG", "vs"], rows))
-        from spikeopt.plots.experiments import line_panels
 
         series = {"CVX": _series(cvx, key, "test.accuracy"), "SG": _series(sg, key, "test.accuracy")}
         task = cvx_spec.base.task
@@ -313,7 +323,6 @@ def t6_render(p: Protocol, store: Store, folder: Path) -> str:
     head = ["n_train (ours)", "n_train (paper)"]
     for m in ("CVX", "SG"):
         head += [f"{m} {k} {w}" for k in ("seq", "token") for w in ("(ours)", "paper", "vs")] + [f"{m} SynOps/sample"]
-    from spikeopt.plots.experiments import line_panels
 
     panels = {"joint-sequence (sequential)": {"CVX": _series(cvx, "task_options.n_train", "test.joint_sequence_accuracy"),
                                               "SG": _series(sg, "task_options.n_train", "test.joint_sequence_accuracy")},

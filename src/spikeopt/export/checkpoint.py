@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from spikeopt import __version__
 from spikeopt.atomic import atomic_write
 from spikeopt.snn.network import ParallelLIFSNN
 
@@ -21,8 +22,6 @@ FORMAT = "spikeopt.ParallelLIFSNN/1"
 
 
 def _version() -> str:
-    from spikeopt import __version__
-
     return __version__
 
 

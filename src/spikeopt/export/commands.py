@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from spikeopt.export.checkpoint import load_model
+from spikeopt.export.nir import DEFAULT_DT, export_nir
+
 FORMATS = ("nir",)
 
 
@@ -18,8 +21,6 @@ def cmd_export(argv: list[str]) -> int:
     p.add_argument("--dt", type=float, default=None, help="simulator time step written to the graph (default 1e-4, "
                    "snnTorch's NIR convention)")
     args = p.parse_args(argv)
-    from spikeopt.export.checkpoint import load_model
-    from spikeopt.export.nir import DEFAULT_DT, export_nir
 
     model, _ = load_model(args.model)
     try:

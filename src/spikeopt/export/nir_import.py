@@ -177,7 +177,7 @@ def from_nir(graph: Any, dt: float | None = None) -> ParallelLIFSNN:
     ``dt`` metadata (spikeopt writes it), else :data:`spikeopt.export.nir.DEFAULT_DT`.
     """
     nir = _nir()
-    from spikeopt.export.nir import DEFAULT_DT
+    from spikeopt.export.nir import DEFAULT_DT  # here: export/nir.py imports this module at its top
 
     if isinstance(graph, (str, Path)):
         graph = nir.read(graph)

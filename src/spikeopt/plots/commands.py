@@ -13,6 +13,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+from spikeopt.experiments.config import parse_value
+from spikeopt.export.checkpoint import load_model
+from spikeopt.plots.admm import plot_admm_curves
+from spikeopt.plots.dictionary import plot_dictionary
+from spikeopt.plots.experiments import training_curves
+from spikeopt.plots.raster import plot_raster
+from spikeopt.plots.solver_path import plot_solver_path
+from spikeopt.probe import record_layers
+from spikeopt.tasks.registry import make_task
+
 KINDS = ("raster", "dictionary", "path", "curves")
 
 
@@ -31,9 +41,6 @@ def _read_result(path: str) -> dict[str, Any]:
 
 def _task_from(name: str | None, options: list[str], saved: dict[str, Any] | None) -> Any:
     """The task to draw data from: ``--task`` and ``--opt`` if given, else the one saved with the model."""
-    from spikeopt.experiments.config import parse_value
-    from spikeopt.tasks.registry import make_task
-
     if name is None:
         if not saved or "name" not in saved:
             raise ValueError("this model file does not record its task: pass --task NAME (and --opt key=value)")
@@ -50,9 +57,6 @@ def _task_from(name: str | None, options: list[str], saved: dict[str, Any] | Non
 
 
 def _raster(args: argparse.Namespace) -> Path:
-    from spikeopt.export.checkpoint import load_model
-    from spikeopt.plots.raster import plot_raster
-
     model, extra = load_model(args.source)
     task = _task_from(args.task, args.opt, extra.get("task"))
     splits = task.splits(args.seed)
@@ -63,17 +67,12 @@ def _raster(args: argparse.Namespace) -> Path:
 
 
 def _dictionary(args: argparse.Namespace) -> Path:
-    from spikeopt.plots.dictionary import plot_dictionary
-
     result = _read_result(args.source)
     if "dictionary" not in result:
         raise ValueError(f"{args.source} has no 'dictionary' entry: dictionary plots need a convex result")
     active = None
     model_path = result.get("model_path")
     if model_path and Path(model_path).is_file():  # the rebuilt network's read neurons are the active atoms
-        from spikeopt.export.checkpoint import load_model
-        from spikeopt.probe import record_layers
-
         model, extra = load_model(model_path)
         task = _task_from(None, [], extra.get("task") or result.get("task"))
         x = task.splits(result.get("seed", 0))["train"].x
@@ -85,8 +84,6 @@ def _dictionary(args: argparse.Namespace) -> Path:
 
 
 def _path(args: argparse.Namespace) -> Path:
-    from spikeopt.plots.solver_path import plot_solver_path
-
     result = _read_result(args.source)
     if not result.get("path"):
         raise ValueError(f"{args.source} has no solver path: path plots need a convex result")
@@ -96,13 +93,10 @@ def _path(args: argparse.Namespace) -> Path:
 def _curves(args: argparse.Namespace) -> Path:
     result = _read_result(args.source)
     if "admm" in result and "lagrangian" in result["admm"]:
-        from spikeopt.plots.admm import plot_admm_curves
-
         return plot_admm_curves(result["admm"], args.out, title=f"{Path(args.source).name}: ADMM")
     history = result.get("history")
     if not isinstance(history, dict) or not history:
         raise ValueError(f"{args.source} has no training history (SG, fine-tuning, SAST or ADMM results have one)")
-    from spikeopt.plots.experiments import training_curves
 
     metric = next(iter(result.get("metrics", {}).get("val", {}) or {"accuracy": 0}))
     panels = {stage: {result.get("method", "run"): h["records"]} for stage, h in history.items() if h.get("records")}

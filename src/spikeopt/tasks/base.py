@@ -15,6 +15,8 @@ from typing import Any, ClassVar, Protocol, Sequence
 import torch
 from torch import Tensor
 
+from spikeopt.tasks.metrics import eval_mode, final_logits, joint_token_accuracy
+
 
 @dataclass(frozen=True)
 class Head:
@@ -215,8 +217,6 @@ def evaluate_classification(
     task: Task, model: SequenceModel, data: SequenceData, batch_size: int = 1024
 ) -> dict[str, float]:
     """Accuracy of a final-readout classifier (``model(x)`` gives ``[B, O]``), jointly over heads."""
-    from spikeopt.tasks.metrics import eval_mode, final_logits, joint_token_accuracy
-
     if data.per_step or data.x.shape[2] != task.in_features or data.y.shape[1] != len(task.heads):
         raise ValueError(
             f"{task.name} data must be x [T, N, {task.in_features}], y [N, {len(task.heads)}]; "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from spikeopt.tasks.base import Task
+from spikeopt.tasks.base import Task, option_fields
 
 _TASKS: dict[str, str] = {
     "first-last-xor": "spikeopt.tasks.first_last_xor:FirstLastXor",
@@ -34,7 +34,6 @@ def task_class(name: str) -> type[Task]:
 def make_task(name: str, **options: Any) -> Task:
     """Build task ``name`` with its options; unknown options raise with the list of valid ones."""
     cls = task_class(name)
-    from spikeopt.tasks.base import option_fields
 
     valid = {f.name for f in option_fields(cls)}
     unknown = sorted(set(options) - valid)
