@@ -21,7 +21,7 @@ class Progress:
         self._t0 = time.perf_counter()
         self._bar = None
         if enabled:
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # here: only a shown bar needs it
 
             self._bar = tqdm(total=total, initial=skipped, desc="runs", unit="run", file=sys.stderr,
                              dynamic_ncols=True, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}] {postfix}")

@@ -189,7 +189,7 @@ class MnistSeq(Task):
     def _load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         """(train images [N, P], labels, test images, labels); test is None for the built-in digits."""
         if self.data_dir is None:
-            from sklearn.datasets import load_digits
+            from sklearn.datasets import load_digits  # here: importing sklearn takes ~1 s; only the built-in digits need it
 
             digits = load_digits()
             return (digits.data / 16.0).astype(np.float32), digits.target.astype(np.int64), None, None

@@ -119,7 +119,7 @@ def digit_images(size: int = 16, pad: int | None = None) -> tuple[np.ndarray, np
     Each 8x8 digit is upsampled bilinearly to ``size - 2*pad`` pixels and centred with ``pad``
     (default ``max(1, size // 8)``) black pixels around it, room for the saccades.
     """
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # here: importing sklearn takes ~1 s; only a simulation needs it
 
     size, pad = _check_geometry(size, pad)
     digits = load_digits()
