@@ -324,10 +324,12 @@ def cmd_certify(argv: list[str]) -> int:
         raise ValueError("certify runs a convex method: --method cvx (default) or sg-cvx")
     args.task = known.task
     args.method = args.method or "cvx"
+    from spikeopt.experiments.outputs import check_output_file
+    from spikeopt.experiments.protocol import PAPER_NETWORK, table1_row
+
     # the paper's Table 1 and Thm 3.1 are about the plain network (no synaptic delays, the task's own
     # readout); a --set given by the user still comes after and wins
-    args.set = ["model.delays=none", "model.readout=null", *args.set]
-    from spikeopt.experiments.outputs import check_output_file
+    args.set = [f"{key}={_yaml_value(value)}" for key, value in PAPER_NETWORK.items()] + args.set
 
     if args.complete:
         if args.out:
@@ -342,12 +344,12 @@ def cmd_certify(argv: list[str]) -> int:
         check_output_file(args.out, "--out")
     base = build_config(args)
     for k in counts:
-        check_run(base.override([f"model.subnetworks={k}", "convex.atoms=null"]))
+        check_run(base.with_values(table1_row(k)))
     rows = []
     print(f"{'K':>4} {'test acc':>9} {'reg':>9} {'primal':>12} {'dual':>12} {'abs gap':>10} {'atoms':>6} {'active':>6}")
     for k in counts:
         try:
-            result = run(base.override([f"model.subnetworks={k}", "convex.atoms=null"]))  # K subnetworks, one block
+            result = run(base.with_values(table1_row(k)))  # K subnetworks, one block
         except KeyboardInterrupt:
             raise Interrupted("nothing was saved (certify writes --out at the end)") from None
         c, test = result["certificate"], result["metrics"]["test"]
@@ -359,6 +361,11 @@ def cmd_certify(argv: list[str]) -> int:
         write_json({"config": base.to_dict(), "rows": rows}, args.out)
         print(f"result written to {args.out}")
     return 0
+
+
+def _yaml_value(value: Any) -> str:
+    """``value`` as an override's right-hand side (``None`` is YAML's ``null``)."""
+    return "null" if value is None else str(value)
 
 
 def _certify_complete(args: argparse.Namespace) -> int:

@@ -88,6 +88,16 @@ FULL = Protocol(
 PROTOCOLS = {"quick": QUICK, "full": FULL}
 
 
+# The paper's network (its Table 1 and Thm 3.1): no synaptic delays, the task's own (last-step)
+# readout. `spikeopt certify` and every table of `reproduce` build on it.
+PAPER_NETWORK: dict[str, Any] = {"model.delays": "none", "model.readout": None}
+
+
+def table1_row(k: int) -> dict[str, Any]:
+    """The settings of Table 1's row ``K``: one witness block of exactly ``K`` subnetworks (no atoms target)."""
+    return {"model.subnetworks": k, "convex.atoms": None}
+
+
 def base_config(p: Protocol, task: str, **options: Any) -> RunConfig:
     """The shared base of every run of protocol ``p`` on ``task``."""
     cfg = RunConfig(task=task, task_options=dict(options))
@@ -96,8 +106,7 @@ def base_config(p: Protocol, task: str, **options: Any) -> RunConfig:
     return cfg.with_values({
         "convex.reg": 1e-3,
         "model.subnetworks": p.subnetworks, "model.width": p.width, "model.depth": 1,
-        # the paper's network: no synaptic delays, the task's own (last-step) readout
-        "model.delays": "none", "model.readout": None,
+        **PAPER_NETWORK,
         "sg.epochs": p.sg_epochs, "sg.lr": p.lr_grid[0], "sg.batch_size": p.batch_size, "sg.progress": False,
         "finetune.epochs": p.ft_epochs, "finetune.lr": 1e-3, "finetune.batch_size": p.batch_size,
         "finetune.progress": False,
