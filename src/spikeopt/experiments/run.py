@@ -56,14 +56,15 @@ def check_memory(config: RunConfig, task: Any, train: Any, device: torch.device)
     steps, samples = train.steps, len(train)
     dims = (task.in_features, task.out_features, m.subnetworks, m.width, m.depth)
     advice = "lower --subnetworks, --width, --depth or --batch-size"
-    if config.method in ("sg", "sg-sg", "sg-cvx", "cvx-sg", "sast"):
-        batch = {"sast": config.sast.batch_size, "cvx-sg": config.finetune.batch_size,
-                 "sg-sg": max(config.sg.batch_size, config.finetune.batch_size)}.get(config.method, config.sg.batch_size)
-        copies = 6 if config.method == "sast" else 5
+    sections = get_method(config.method).configs
+    gradient = [name for name in ("sg", "finetune", "sast") if name in sections]  # the gradient stages it runs
+    if gradient:
+        batch = max(getattr(config, name).batch_size for name in gradient)
+        copies = 6 if "sast" in gradient else 5
         need = memory.gradient_training_bytes(steps, samples, *dims, batch, copies)
         sizes = f"{m.subnetworks} subnetworks x {m.width} width x {m.depth} depth, T={steps}, batch {min(batch, samples)}"
         memory.check_fits(need, f"{config.method} training", sizes, advice, device)
-    elif config.method == "admm":
+    elif "admm" in sections:
         memory.check_admm(steps, samples, task.in_features, task.out_features, m.width, m.depth, device)
 
 
