@@ -48,6 +48,21 @@ class MethodSpec:
     def supports(self, readout: str) -> bool:
         return readout in self.readouts
 
+    def sections_of(self, settings: Any) -> dict[str, Any]:
+        """This method's sections of ``settings`` (any object with them as attributes), type-checked."""
+        sections = {}
+        for section, kind in self.configs.items():
+            value = getattr(settings, section)
+            if not isinstance(value, kind):
+                raise TypeError(f"settings.{section} must be a {kind.__name__} for method {self.name!r}, "
+                                f"got {type(value).__name__}")
+            sections[section] = value
+        return sections
+
+    def __call__(self, task: Any, splits: Any, settings: Any, seed: int, device: Any) -> MethodOutput:
+        """The former calling convention, ``METHODS[name](task, splits, settings, seed, device)``."""
+        return self.fit(task, splits, seed, device, **self.sections_of(settings))
+
 
 def option(default: Any = dataclasses.MISSING, *, flag: str | None = None, help: str = "",
            type: type | None = None, default_factory: Any = dataclasses.MISSING) -> Any:

@@ -24,14 +24,14 @@ from spikeopt.snn.config import ModelConfig
 from spikeopt.tasks.base import SequenceData, Task
 from spikeopt.train.admm import ADMM
 from spikeopt.train.admm_config import ADMMConfig
-from spikeopt.train.base import Method, MethodOutput
+from spikeopt.train.base import MethodOutput, MethodSpec
 from spikeopt.train.convex_config import ConvexConfig
 from spikeopt.train.cvx import CVX, CVX_SG, SG_CVX
 from spikeopt.train.sast import SAST
 from spikeopt.train.sast_config import SASTConfig
 from spikeopt.train.surrogate import SG, SG_SG, SGConfig
 
-METHODS: dict[str, Method] = {m.name: m for m in (SG, CVX, SG_CVX, SG_SG, CVX_SG, ADMM, SAST)}
+METHODS: dict[str, MethodSpec] = {m.name: m for m in (SG, CVX, SG_CVX, SG_SG, CVX_SG, ADMM, SAST)}
 METHOD_NAMES = tuple(METHODS)
 
 
@@ -50,7 +50,7 @@ class MethodSettings:
 SECTIONS = tuple(f.name for f in fields(MethodSettings))
 
 
-def get_method(name: str) -> Method:
+def get_method(name: str) -> MethodSpec:
     """The method called ``name``; unknown names raise with the list of valid ones."""
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(METHODS)}")
@@ -69,11 +69,4 @@ def run_method(
     method = get_method(name)
     torch.manual_seed(seed)
     settings = replace(settings, model=settings.model.resolved(splits["train"].steps))
-    sections = {}
-    for section, kind in method.configs.items():
-        value = getattr(settings, section)
-        if not isinstance(value, kind):
-            raise TypeError(f"settings.{section} must be a {kind.__name__} for method {name!r}, "
-                            f"got {type(value).__name__}")
-        sections[section] = value
-    return method.fit(task, splits, seed, device, **sections)
+    return method.fit(task, splits, seed, device, **method.sections_of(settings))
