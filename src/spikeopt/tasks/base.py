@@ -111,14 +111,20 @@ class SequenceModel(Protocol):
 
 def check_labels(data: SequenceData, heads: tuple[Head, ...]) -> None:
     """Labels must index their head's classes; say which head is off and by how much."""
-    if data.y.shape[-1] != len(heads):
-        raise ValueError(f"y has {data.y.shape[-1]} label columns but the task has {len(heads)} heads")
-    for h, head in enumerate(heads):
-        col = data.y[..., h]
+    check_label_values(data.y, [h.classes for h in heads], [repr(h.name) for h in heads])
+
+
+def check_label_values(y: Tensor, head_sizes: Sequence[int], names: Sequence[str] | None = None) -> None:
+    """``y [..., H]`` holds, for each head ``h``, class indices in ``[0, head_sizes[h])`` (the one label check)."""
+    if y.shape[-1] != len(head_sizes):
+        raise ValueError(f"y has {y.shape[-1]} label columns but the task has {len(head_sizes)} heads")
+    for h, classes in enumerate(head_sizes):
+        col = y[..., h]
         low, high = int(col.min()), int(col.max())
-        if low < 0 or high >= head.classes:
+        if low < 0 or high >= classes:
+            name = names[h] if names is not None else str(h)
             raise ValueError(
-                f"labels of head {head.name!r} must lie in [0, {head.classes}), found values from {low} to {high}"
+                f"labels of head {name} must lie in [0, {classes}), found values from {low} to {high}"
             )
 
 

@@ -55,7 +55,7 @@ from tqdm.auto import tqdm
 
 from spikeopt.snn.config import ModelConfig
 from spikeopt.snn.network import ParallelLIFSNN
-from spikeopt.tasks.base import SequenceData, Task, check_labels
+from spikeopt.tasks.base import SequenceData, Task, check_label_values, check_labels
 from spikeopt.train.admm_config import ADMMConfig
 from spikeopt.train.admm_state import (
     DTYPE,
@@ -106,9 +106,7 @@ def check_data(x: Tensor, labels: Tensor, head_sizes: Sequence[int]) -> None:
         raise ValueError(
             f"labels must be [N, H] = [{x.shape[1]}, {len(head_sizes)}] integers, got {getattr(labels, 'shape', labels)}"
         )
-    for h, c in enumerate(head_sizes):
-        if labels[:, h].min() < 0 or labels[:, h].max() >= c:
-            raise ValueError(f"labels of head {h} must lie in [0, {c})")
+    check_label_values(labels, head_sizes)
 
 
 def fit_admm(
