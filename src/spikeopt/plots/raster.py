@@ -15,6 +15,7 @@ from torch import Tensor
 from spikeopt.plots import pyplot, save_figure
 from spikeopt.probe import record_layers
 from spikeopt.snn.network import ParallelLIFSNN
+from spikeopt.validation import check_int
 
 
 def plot_raster(
@@ -25,8 +26,7 @@ def plot_raster(
     if isinstance(sample, bool) or not isinstance(sample, int) or not 0 <= sample < (x.shape[1] if x.dim() == 3 else 0):
         raise ValueError(f"sample must be an index into the batch axis of x (shape {tuple(x.shape)}), got {sample!r}")
     for name, value in (("max_neurons", max_neurons), ("traces", traces)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_int(value, name, 1)
     inputs, layers = record_layers(model, x[:, sample:sample + 1], membrane=True)
     plt = pyplot()
     steps = x.shape[0]

@@ -8,20 +8,17 @@ binning, because noise on binned counts is not what an event camera produces.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
 from spikeopt.tasks.base import SequenceData
+from spikeopt.validation import check_int, check_number
 
 DENSE_CORRUPTIONS = ("gaussian",)
 
 
 def _check_seed(seed: object) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    return seed
+    return check_int(seed, "seed", 0)
 
 
 def gaussian_noise(data: SequenceData | Tensor, std: float, seed: int = 0) -> SequenceData | Tensor:
@@ -31,8 +28,7 @@ def gaussian_noise(data: SequenceData | Tensor, std: float, seed: int = 0) -> Se
     noise is drawn on the CPU, so the result does not depend on the device the data lives on.
     ``std = 0`` returns an unchanged copy. Values are not clipped: the corruption is purely additive.
     """
-    if isinstance(std, bool) or not isinstance(std, (int, float)) or not (math.isfinite(std) and std >= 0):
-        raise ValueError(f"std must be a finite number >= 0, got {std!r}")
+    check_number(std, "std", 0)
     seed = _check_seed(seed)
     x = data.x if isinstance(data, SequenceData) else data
     if not isinstance(x, Tensor) or not x.is_floating_point():

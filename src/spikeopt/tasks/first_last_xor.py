@@ -11,8 +11,15 @@ from typing import ClassVar
 
 import torch
 
-from spikeopt.tasks.base import Head, SequenceData, SequenceModel, Task, evaluate_classification
+from spikeopt.tasks.base import (
+    Head,
+    SequenceData,
+    SequenceModel,
+    Task,
+    evaluate_classification,
+)
 from spikeopt.tasks.metrics import split_generator
+from spikeopt.validation import check_int
 
 
 @dataclass
@@ -39,8 +46,7 @@ class FirstLastXor(Task):
     def __post_init__(self) -> None:
         for key, minimum in (("steps", 2), ("n_train", 1), ("n_val", 1), ("n_test", 1)):
             value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ValueError(f"first-last-xor option {key} must be an integer >= {minimum}, got {value!r}")
+            check_int(value, f"first-last-xor option {key}", minimum)
 
     @property
     def in_features(self) -> int:

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from spikeopt.validation import check_int
+
 
 def _check_pair(pred: Tensor, target: Tensor) -> None:
     if not isinstance(pred, Tensor) or not isinstance(target, Tensor):
@@ -97,8 +99,7 @@ def model_device(model: Any) -> torch.device:
 
 
 def check_batch_size(batch_size: int) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    check_int(batch_size, "batch_size", 1)
 
 
 def check_logits(out: Tensor, shape: tuple[int, ...], what: str) -> None:

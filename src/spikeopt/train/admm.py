@@ -96,7 +96,7 @@ from spikeopt.train.admm_updates import (
 from spikeopt.train.base import MethodOutput, MethodSpec
 from spikeopt.train.memory import check_admm
 from spikeopt.train.resume import check_start, load_state, save_state
-from spikeopt.validation import check_sequences
+from spikeopt.validation import check_int, check_sequences
 
 
 def check_data(x: Tensor, labels: Tensor, head_sizes: Sequence[int]) -> None:
@@ -127,8 +127,7 @@ def fit_admm(
     """
     cfg = cfg or ADMMConfig()
     check_data(x, labels, head_sizes)
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"width must be a positive integer, got {width!r}")
+    check_int(width, "width", 1)
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
         raise ValueError(f"ADMM needs at least one hidden layer (depth >= 1), got {depth!r}")
     device = torch.device(device)
