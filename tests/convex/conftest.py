@@ -7,8 +7,13 @@ import torch
 
 
 def _naive_spikes(net, x):
-    """Plain Python loop of u[t] = beta u[t-1] + W x[t] + b - theta s[t-1]: spikes [T, N, K*m] (float64)."""
+    """Plain Python loop (after a hand-built delay line) of u[t] = beta u[t-1] + W x[t] + b - theta s[t-1]: spikes [T, N, K*m] (float64)."""
     h = x.double()
+    taps = [int(d) for d in net.delays]
+    if taps != [0]:  # the delay line by hand: tap d at step t is x[t - d], zero before the start
+        steps = h.shape[0]
+        h = torch.stack([torch.cat([h[t - d] if t >= d else torch.zeros_like(h[0]) for d in taps], dim=-1)
+                         for t in range(steps)])
     for layer in range(net.depth):
         w = net.weights[layer].double()  # [K, fan_in, m]
         b = net.biases[layer].double()

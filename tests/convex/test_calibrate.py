@@ -25,6 +25,22 @@ def test_every_neuron_fires_inside_the_band(statistic, depth, naive_spikes, seri
     assert record["calibration_samples"] == 96 and record["statistic"] == statistic
 
 
+@pytest.mark.parametrize("delays", [[0, 1, 2, 4], "auto"])
+def test_witnesses_see_the_models_delay_line(delays, naive_spikes, series):
+    """The calibrated network has the config's delays and is calibrated through them (spikes of a
+    naive loop fed a hand-built delay line land in the band)."""
+    x = series(steps=16)
+    band = (0.1, 0.9)
+    net, record = calibrated_witnesses(x, ModelConfig(subnetworks=3, width=8, delays=delays), "integrate", band,
+                                       calibration_samples=96, seed=2)
+    assert list(net.delays) == [0, 1, 2, 4, 8] if delays == "auto" else list(net.delays) == delays
+    assert net.weights[0].shape[1] == x.shape[2] * len(net.delays)
+    stat = naive_spikes(net, x).mean((0, 1))
+    slack = 2.0 / x.shape[1]
+    assert record["layers"][0]["outside_band"] == 0
+    assert (stat >= band[0] - slack).all() and (stat <= band[1] + slack).all()
+
+
 def test_time_constants_span_one_step_to_the_sequence(series):
     x = series(steps=50)
     net, _ = calibrated_witnesses(x, ModelConfig(subnetworks=16, width=32), seed=0)

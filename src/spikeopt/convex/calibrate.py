@@ -32,6 +32,10 @@ What, per neuron (layer by layer, seeded)
   the neurons whose statistic lies outside the band are *resampled* (new weights, ``tau`` and
   target) and calibrated again, up to ``rounds`` times; those still outside are kept and counted.
 
+The first layer sees the model's synaptic delay line (``model.delays``; ``"auto"`` resolved for
+the input length), exactly as the network's forward pass does, so the witnesses have the same
+architecture as an SG network of the same config (an earlier version dropped the delays here).
+
 Layer ``l > 0`` is calibrated on the spikes of the already calibrated layer ``l - 1``. The
 threshold stays the model's. Every choice and the achieved statistics are returned as a dict.
 """
@@ -151,14 +155,17 @@ def calibrated_witnesses(
     rows = torch.randperm(samples, generator=gen)[:n]
     h: Tensor = x[:, rows].detach().to("cpu", torch.float32)
     weights_t = leak_weights(steps, readout_leak, torch.float32)
+    delays = model.resolved(steps).network_settings()["delays"]
     net = ParallelLIFSNN(
         features, 1, K, m, depth, beta=0.5, threshold=theta, readout="final", reset_mechanism="subtract",
-        surrogate=model.surrogate, slope=model.slope, detach_reset=model.detach_reset, seed=seed,
+        surrogate=model.surrogate, slope=model.slope, detach_reset=model.detach_reset, seed=seed, delays=delays,
     )
+    with torch.no_grad():  # the first layer sees the delay line's taps, as in the network's forward
+        h = net.delayed(h)[0]
     log_t = math.log(max(steps, 1))
     layers = []
     for layer in range(depth):
-        fan_in = features if layer == 0 else m
+        fan_in = h.shape[-1] if layer == 0 else m  # layer 0: features x delay taps
         std = scale / math.sqrt(fan_in)
         weight = torch.randn(K, fan_in, m, generator=gen) * std
         tau = torch.exp(torch.rand(K * m, generator=gen) * log_t)

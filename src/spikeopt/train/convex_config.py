@@ -26,6 +26,12 @@ class ConvexConfig:
     differ on fewer than ``near_duplicate`` of the rows, integrate atoms correlated above
     ``1 - near_duplicate``; at most ``max_blocks`` blocks, default ``4 P / block + 1``);
     ``atoms=None`` rolls one block of ``model.subnetworks x model.width`` witnesses (the paper's).
+    Why 8192 by default: the optimum over a larger dictionary is never worse in objective and is
+    closer to the paper's "optimal over all witnesses"; the group-lasso readout keeps only a few
+    hundred of them, and the working-set solver's cost grows with the active set, not with ``P``, so
+    a dictionary much larger than the readout is cheap. Memory is ``rows x P`` bytes for binary
+    layouts and ``4 rows x P`` for the integrate readout's float32 rates, estimated before building;
+    lower ``atoms`` if the estimate is refused.
     ``progress`` prints one-line updates on stderr while a long dictionary is built.
 
     ``reg``: one value, a list (a path) or ``"auto"`` (a path scaled to ``reg_max``, see
@@ -56,7 +62,7 @@ class ConvexConfig:
     grow_candidates: int = option(64, flag="grow-candidates", help="fresh candidate witness subnetworks priced per round")
     grow_add: int = option(32, flag="grow-add", help="most violating atoms added per column-generation round")
     witnesses: str = "calibrated"
-    atoms: int | None = 2048
+    atoms: int | None = 8192
     rate_band: tuple[float, float] = (0.05, 0.95)
     near_duplicate: float = 0.005
     calibration_samples: int = 256
