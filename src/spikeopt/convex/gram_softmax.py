@@ -162,7 +162,8 @@ class GramSoftmaxSolver:
             # ---- on a support the model step no longer changes: a Newton-CG step with the exact
             # Hessian (the bound lam_i I is loose by up to the number of classes there)
             support = row_norms(V[:k]) > 0
-            if _SUPPORT_NEWTON and support.any() and last_support is not None and np.array_equal(support, last_support):
+            if (_SUPPORT_NEWTON and iters < budget and support.any() and last_support is not None
+                    and np.array_equal(support, last_support)):
                 Wn, Z, bn, _ = support_newton_step(ctx, ones, V[:k], Z, V[k] if icpt else None, support, cols, frac,
                                                    dense=X[:, :k])
                 V[:k] = Wn
