@@ -2,8 +2,9 @@
 
 Ten-class and three-class softmax (row weights over four decades, intercept, separable data with
 many more atoms than rows, duplicate and all-zero columns, reg near reg_max and near 0), two heads
-of different loss weights, and the group-norm optimality measure on a hand-computed case. Each
-test also checks that the solve went through the Gram solver (its routing is what is tested).
+of different loss weights, and the group-norm optimality measure on a hand-computed case. The
+library routes a working set there only with many rows per atom; these tests route every working
+set there and check that the solve went through it.
 cvxpy is imported, not skipped: these tests fail when the reference is missing.
 """
 
@@ -15,6 +16,7 @@ import pytest
 from references import group_lasso_optimum
 
 import spikeopt.convex.gram_softmax as gs
+import spikeopt.convex.newton as newton
 from spikeopt.convex import solve
 from spikeopt.convex.solver import reg_max
 
@@ -23,7 +25,8 @@ Head = namedtuple("Head", "name classes weight")
 
 @pytest.fixture
 def calls(monkeypatch):
-    """Counts working-set solves by the Gram softmax solver."""
+    """Routes every multi-class working set to the Gram softmax solver and counts its solves."""
+    monkeypatch.setattr(newton, "_GRAM_ROWS_PER_ATOM", 0)
     seen = []
     orig = gs.GramSoftmaxSolver.solve_ws
 

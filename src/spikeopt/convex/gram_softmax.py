@@ -32,7 +32,8 @@ from .penalty import row_norms
 _MODEL_REL = 1e-3  # solve each Newton model until its optimality violation fell by this factor
 _MODEL_EPOCHS = 2000  # ... or this many coordinate-descent epochs on its Gram matrix
 _FIXED_CURVATURE = False
-_SUPPORT_NEWTON = True  # True: Boehning bound lam_i = curvature (one Gram per working set)
+_SUPPORT_NEWTON = True
+_NEWTON_RATE = 0.5  # Newton-CG steps on the support go on while each at least halves the gap  # True: Boehning bound lam_i = curvature (one Gram per working set)
 
 
 def group_violation(V: np.ndarray, Grad: np.ndarray, regs: np.ndarray) -> float:
@@ -105,7 +106,7 @@ class GramSoftmaxSolver:
         cols = design.columns(ws)
         frac = cols[0][-1] / max(design.nnz, 1)
         ones = np.ones(c, dtype=bool)
-        last_support = None
+        newton_next, newton_gap = False, None
         while True:
             if icpt:  # exact intercept first: only lowers the objective
                 Z0 = Z - V[k][None, :]
@@ -122,6 +123,24 @@ class GramSoftmaxSolver:
             gap = f - best
             if gap <= tol_in or iters >= budget:
                 break
+            if newton_gap is not None and gap > _NEWTON_RATE * newton_gap:
+                newton_next = False  # the last Newton-CG step did not pay: back to model steps
+            newton_gap = None
+            # ---- on a support the model steps no longer change: Newton-CG steps with the exact
+            # Hessian (the bound lam_i I is loose by up to the number of classes there), for as
+            # long as they make progress; then a model step again (it may change the support)
+            support = row_norms(V[:k]) > 0
+            if newton_next and _SUPPORT_NEWTON and support.any():
+                W1, Z1, b1, _ = support_newton_step(ctx, ones, V[:k], Z, V[k] if icpt else None, support, cols,
+                                                    frac, dense=X[:, :k])
+                iters += 1
+                if not np.array_equal(W1, V[:k]):
+                    newton_gap = gap
+                    V[:k], Z = W1, Z1
+                    if icpt:
+                        V[k] = b1
+                    continue
+            newton_next = False
             # ---- Newton model in V: gradient X^T Gz, curvature X^T diag(w lam / n) X (kron I_c)
             Gz = -wn[:, None] * R
             if A is None or not _FIXED_CURVATURE:
@@ -159,17 +178,6 @@ class GramSoftmaxSolver:
                 break
             V = V + t * dV
             Z = Zt
-            # ---- on a support the model step no longer changes: a Newton-CG step with the exact
-            # Hessian (the bound lam_i I is loose by up to the number of classes there)
-            support = row_norms(V[:k]) > 0
-            if (_SUPPORT_NEWTON and iters < budget and support.any() and last_support is not None
-                    and np.array_equal(support, last_support)):
-                Wn, Z, bn, _ = support_newton_step(ctx, ones, V[:k], Z, V[k] if icpt else None, support, cols, frac,
-                                                   dense=X[:, :k])
-                V[:k] = Wn
-                if icpt:
-                    V[k] = bn
-                iters += 1
-            last_support = support
+            newton_next = np.array_equal(row_norms(V[:k]) > 0, support)  # the model step kept the support
         self.last_gap = gap
         return V[:k].copy(), (V[k].copy() if icpt else None), iters

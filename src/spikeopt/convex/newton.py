@@ -34,7 +34,8 @@ _DENSE_SUPPORT_BYTES = 1 << 28  # support Newton uses a dense float64 copy of th
 _CG_MAX = 50  # conjugate-gradient iterations per support Newton step
 _MAX_EPOCHS_QUADRATIC = 10  # CD epochs per Newton step when the model is exact (squared loss)
 _MAX_EPOCHS = 10  # ... when it is only a local model (cross-entropy)
-_INNER_REL = {True: 1e-3, False: 0.1}  # stop CD when the step norm fell by this factor
+_INNER_REL = {True: 1e-3, False: 0.1}
+_GRAM_ROWS_PER_ATOM = 4  # multi-class / multi-head working sets go to gram_softmax.py from n >= this * k  # stop CD when the step norm fell by this factor
 
 
 def feasible_scale(norms: np.ndarray, reg: float, guard: float = 1e-11) -> float:
@@ -130,10 +131,22 @@ class WorkingSetSolver:
             elif gram_softmax_applies(ctx):
                 self.gram = GramSoftmaxSolver(ctx)
 
+    def _gram_pays(self, k: int) -> bool:
+        """Multi-class / multi-head: the Gram solver only with many rows per working-set atom.
+
+        Its model curvature is a bound (looser than the exact softmax Hessian of the row sweeps) and
+        its Gram matrix is rebuilt every Newton step (``n k^2``); measured (benchmarks/solver_passes.py
+        --instances mnist addition) 2x slower than the row sweeps on mnist-seq (n/k ~ 1) and 1.5-2.3x
+        faster on the addition trajectory dictionary (n/k ~ 10).
+        """
+        from .gram_softmax import GramSoftmaxSolver
+
+        return not isinstance(self.gram, GramSoftmaxSolver) or self.ctx.n >= _GRAM_ROWS_PER_ATOM * k
+
     def solve_ws(self, W0: np.ndarray, b0, ws: np.ndarray, tol_in: float, budget: int, gap0: float = np.inf):
         from .gram_ws import gram_fits
 
-        if self.gram is not None and gram_fits(self.ctx.n, len(ws) + 1):
+        if self.gram is not None and gram_fits(self.ctx.n, len(ws) + 1) and self._gram_pays(len(ws)):
             out = self.gram.solve_ws(W0, b0, ws, tol_in, budget, gap0)
             self.last_gap = self.gram.last_gap
             return out
