@@ -78,8 +78,11 @@ Working sets (as in celer/skglm) around a proximal-Newton inner solver (:mod:`.n
   for any ``c``), the working-set gap in closed form. Two-class softmax: zero-mean rows make it an
   l1 logistic regression in ``w_j``; proximal Newton whose models (Hessian
   ``X^T diag(h) X``, float32 ``syrk``) are solved the same way, then a line search on the true
-  objective;
-* working set, other losses: proximal Newton. The quadratic model of ``F`` at the current predictions (exact for
+  objective. Multi-class and multi-head softmax, when the working set has at least 4 rows per
+  atom (:mod:`.gram_softmax`): proximal Newton whose model bounds each row's Hessian by
+  ``lam_i I`` (Gershgorin), so one float32 Gram ``X^T diag(w lam / n) X`` serves all outputs,
+  alternating with exact Newton-CG steps on a stable support;
+* working set, other cases (multi-class on few rows per atom, where it measured faster): proximal Newton. The quadratic model of ``F`` at the current predictions (exact for
   the squared loss; softmax Hessians ``diag p - p p^T`` per row for cross-entropy and per head for
   multi-head) is minimised with the penalty by a few epochs of compiled block coordinate descent
   (:mod:`.kernels`: one atom's ``c``-vector at a time, step ``1/L_j``, block soft-thresholding, cost
@@ -98,8 +101,8 @@ dtype. ``ConvexSolution.n_passes`` reports the work in full-dictionary passes.
 Where the pieces live: this file holds the outer loop (``solve``, ``solve_path``, ``reg_max``);
 ``problem.py`` turns inputs into a problem (checks, datafit by name, row compression);
 ``design.py`` the compact design and its products; ``oracles.py`` the certificate context;
-``newton.py`` the working-set solver (it hands squared and two-class softmax problems to
-``gram_ws.py`` / ``gram_ce.py``); ``kernels.py`` the compiled loops; ``datafits.py`` and
+``newton.py`` the working-set solver (it hands squared, two-class and -- with many rows per
+atom -- multi-class / multi-head softmax problems to ``gram_ws.py`` / ``gram_ce.py`` / ``gram_softmax.py``); ``kernels.py`` the compiled loops; ``datafits.py`` and
 ``penalty.py`` the losses and the group norm.
 
 Speed-ups (all exact):
