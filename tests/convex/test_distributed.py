@@ -89,6 +89,10 @@ def _run_all(rank):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out[name] = cd.solve(D, Y, reg, loss, sample_weight=w, intercept=icpt, tol=tol, process_group=group)
+    D, Y, loss, w, icpt, reg, tol = _shard("ce", rank)  # the same solve through convex.solve's keyword
+    world = torch.distributed.group.WORLD
+    out["keyword"] = solve(D, Y, reg, loss, sample_weight=w, intercept=icpt, tol=tol, process_group=world)
+    out["keyword_path"] = solve_path(D, Y, [reg], loss, sample_weight=w, intercept=icpt, tol=tol, process_group=world)
     D, Y, loss, w, icpt, _, _ = _shard("squared", rank)
     out["path"] = cd.solve_path(D, Y, PATH_REGS, loss, sample_weight=w, intercept=icpt, tol=PATH_TOL)
     out["reg_max"] = cd.reg_max(D, Y, loss, sample_weight=w, intercept=icpt)
@@ -180,6 +184,17 @@ def test_path_and_reg_max_match_one_process(ranks):
         for s, one in zip(r["path"], ones):
             assert s.converged and s.primal == pytest.approx(one.primal, rel=REL)
             assert s.dual == pytest.approx(one.dual, rel=REL)
+
+
+def test_process_group_keyword_of_convex_solve(ranks):
+    D, Y, loss, w, icpt, reg, tol, _ = _problem("ce")
+    one = solve(D, Y, reg, loss, sample_weight=w, intercept=icpt, tol=tol)
+    for r in ranks:
+        for s in (r["keyword"], r["keyword_path"][0]):
+            assert s.converged and s.primal == pytest.approx(one.primal, rel=REL)
+            assert s.dual == pytest.approx(one.dual, rel=REL)
+            assert np.allclose(s.dual_point, one.dual_point, rtol=0, atol=1e-8 / D.shape[0])
+    assert np.array_equal(ranks[0]["keyword"].coef, ranks[1]["keyword"].coef)
 
 
 def test_rows_are_gathered_in_rank_order(ranks):

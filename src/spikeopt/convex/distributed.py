@@ -309,70 +309,43 @@ def _rows_as_given(sol: ConvexSolution, shards: _Shards) -> ConvexSolution:
     return dataclasses.replace(sol, dual_point=theta)
 
 
-def solve(
-    D_local,
-    Y_local,
-    reg: float,
-    loss: str | Sequence[Any] = "squared",
-    *,
-    sample_weight=None,
-    intercept: bool = False,
-    tol: float = 1e-6,
-    max_iter: int = 20_000,
-    warm_start=None,
-    verbose: bool = False,
-    classes: int | None = None,
-    compress_rows: bool = True,
-    process_group=None,
-) -> ConvexSolution:
-    """:func:`spikeopt.convex.solve` over the rows of all processes of ``process_group``.
+def shard_inputs(D_local, Y_local, sample_weight, compress_rows: bool, process_group):
+    """The global problem of ``process_group`` from this process's rows, for :func:`.solver.solve`.
+
+    Returns ``(design, Y, sample_weight, finish)``: a :class:`ShardedDesign`, the gathered targets
+    and (merged) row weights, and ``finish(solution)`` that maps the dual point back to the rows as
+    given. Row compression is done here, per shard; the solver must not compress again.
+    """
+    shards = _shard(D_local, Y_local, sample_weight, compress_rows, process_group)
+    return shards.design, shards.Y, shards.weights, (lambda sol: _rows_as_given(sol, shards))
+
+
+def _world(process_group):
+    """``None`` (the default group) as the group object :func:`.solver.solve` expects."""
+    _check_initialized(process_group)
+    return dist.group.WORLD if process_group is None else process_group
+
+
+def solve(D_local, Y_local, reg: float, loss: str | Sequence[Any] = "squared", *, process_group=None,
+          **options) -> ConvexSolution:
+    """:func:`spikeopt.convex.solve` over the rows of all processes of ``process_group`` (default: all).
 
     Call it on every process with that process's rows (``D_local`` ``n_r x p``, ``Y_local``,
     ``sample_weight`` of ``n_r`` rows; ``p`` the same everywhere). The problem solved is the one on
     all rows stacked in rank order, with the mean over all ``n`` rows. Every process returns the
     same solution and certificate; ``dual_point`` covers all ``n`` rows in rank order. ``verbose``
-    prints on the group's first process only. The other arguments are those of
-    :func:`spikeopt.convex.solve`.
+    prints on the group's first process only. The other keyword arguments are those of
+    :func:`spikeopt.convex.solve`, which does the same with ``process_group=`` a group object.
     """
-    shards = _shard(D_local, Y_local, sample_weight, compress_rows, process_group)
-    sol = _solver.solve(
-        shards.design, shards.Y, reg, loss, sample_weight=shards.weights, intercept=intercept, tol=tol,
-        max_iter=max_iter, warm_start=warm_start, verbose=verbose and shards.design.comm.rank == 0,
-        classes=classes, compress_rows=False,
-    )
-    return _rows_as_given(sol, shards)
+    return _solver.solve(D_local, Y_local, reg, loss, process_group=_world(process_group), **options)
 
 
-def solve_path(
-    D_local,
-    Y_local,
-    regs: Sequence[float],
-    loss: str | Sequence[Any] = "squared",
-    *,
-    sample_weight=None,
-    intercept: bool = False,
-    tol: float = 1e-6,
-    max_iter: int = 20_000,
-    verbose: bool = False,
-    classes: int | None = None,
-    compress_rows: bool = True,
-    process_group=None,
-) -> list[ConvexSolution]:
+def solve_path(D_local, Y_local, regs: Sequence[float], loss: str | Sequence[Any] = "squared", *,
+               process_group=None, **options) -> list[ConvexSolution]:
     """:func:`spikeopt.convex.solve_path` over the rows of all processes (see :func:`solve`)."""
-    shards = _shard(D_local, Y_local, sample_weight, compress_rows, process_group)
-    sols = _solver.solve_path(
-        shards.design, shards.Y, regs, loss, sample_weight=shards.weights, intercept=intercept, tol=tol,
-        max_iter=max_iter, verbose=verbose and shards.design.comm.rank == 0, classes=classes, compress_rows=False,
-    )
-    return [_rows_as_given(s, shards) for s in sols]
+    return _solver.solve_path(D_local, Y_local, regs, loss, process_group=_world(process_group), **options)
 
 
-def reg_max(
-    D_local, Y_local, loss: str | Sequence[Any] = "squared", *, sample_weight=None, intercept: bool = False,
-    classes: int | None = None, process_group=None,
-) -> float:
+def reg_max(D_local, Y_local, loss: str | Sequence[Any] = "squared", *, process_group=None, **options) -> float:
     """:func:`spikeopt.convex.solver.reg_max` over the rows of all processes (the same on every process)."""
-    shards = _shard(D_local, Y_local, sample_weight, False, process_group)
-    return _solver.reg_max(
-        shards.design, shards.Y, loss, sample_weight=shards.weights, intercept=intercept, classes=classes
-    )
+    return _solver.reg_max(D_local, Y_local, loss, process_group=_world(process_group), **options)

@@ -34,7 +34,8 @@ _DENSE_SUPPORT_BYTES = 1 << 28  # support Newton uses a dense float64 copy of th
 _CG_MAX = 50  # conjugate-gradient iterations per support Newton step
 _MAX_EPOCHS_QUADRATIC = 10  # CD epochs per Newton step when the model is exact (squared loss)
 _MAX_EPOCHS = 10  # ... when it is only a local model (cross-entropy)
-_INNER_REL = {True: 1e-3, False: 0.1}  # stop CD when the step norm fell by this factor
+_INNER_REL = {True: 1e-3, False: 0.1}
+_GRAM_ROWS_PER_ATOM = 4  # multi-class / multi-head working sets go to gram_softmax.py from n >= this * k  # stop CD when the step norm fell by this factor
 
 
 def feasible_scale(norms: np.ndarray, reg: float, guard: float = 1e-11) -> float:
@@ -112,11 +113,14 @@ class WorkingSetSolver:
     def __init__(self, ctx):
         from .datafits import Squared
         from .gram_ce import GramBinarySoftmaxSolver, binary_softmax_weight
+        from .gram_softmax import GramSoftmaxSolver, gram_softmax_applies
         from .gram_ws import GramSquaredSolver
 
         self.ctx = ctx
-        # squared loss and two-class softmax: the working-set problem is solved on (weighted) Gram
-        # matrices when they fit (gram_ws.py, gram_ce.py); other losses use the row sweeps below
+        # the working-set problem is solved on (weighted) Gram matrices when they fit: squared loss
+        # (gram_ws.py), two-class softmax (gram_ce.py), multi-class and multi-head (gram_softmax.py);
+        # the row sweeps below remain for working sets too large for a dense block, and for
+        # intercepts that some outputs do not take (absent classes)
         self.gram = None
         if isinstance(ctx.datafit, Squared):
             self.gram = GramSquaredSolver(ctx)
@@ -124,11 +128,25 @@ class WorkingSetSolver:
             a = binary_softmax_weight(ctx.datafit)
             if a is not None and (not ctx.intercept or ctx.datafit.intercept_mask().all()):
                 self.gram = GramBinarySoftmaxSolver(ctx, a)
+            elif gram_softmax_applies(ctx):
+                self.gram = GramSoftmaxSolver(ctx)
+
+    def _gram_pays(self, k: int) -> bool:
+        """Multi-class / multi-head: the Gram solver only with many rows per working-set atom.
+
+        Its model curvature is a bound (looser than the exact softmax Hessian of the row sweeps) and
+        its Gram matrix is rebuilt every Newton step (``n k^2``); measured (benchmarks/solver_passes.py
+        --instances mnist addition) 2x slower than the row sweeps on mnist-seq (n/k ~ 1) and 1.5-2.3x
+        faster on the addition trajectory dictionary (n/k ~ 10).
+        """
+        from .gram_softmax import GramSoftmaxSolver
+
+        return not isinstance(self.gram, GramSoftmaxSolver) or self.ctx.n >= _GRAM_ROWS_PER_ATOM * k
 
     def solve_ws(self, W0: np.ndarray, b0, ws: np.ndarray, tol_in: float, budget: int, gap0: float = np.inf):
         from .gram_ws import gram_fits
 
-        if self.gram is not None and gram_fits(self.ctx.n, len(ws) + 1):
+        if self.gram is not None and gram_fits(self.ctx.n, len(ws) + 1) and self._gram_pays(len(ws)):
             out = self.gram.solve_ws(W0, b0, ws, tol_in, budget, gap0)
             self.last_gap = self.gram.last_gap
             return out
@@ -237,132 +255,137 @@ class WorkingSetSolver:
             # ---- on a support that CD no longer changes: a Newton-CG step of the true objective
             support = row_norms(W) > 0
             if support.any() and last_support is not None and np.array_equal(support, last_support):
-                W, Z, b, used = self._support_newton(W, Z, b, support, (indptr, indices, data), frac)
+                W, Z, b, used = support_newton_step(ctx, cmask, W, Z, b, support, (indptr, indices, data), frac)
                 iters += 1
             last_support = support
         self.last_gap = gap
         return W, (b if icpt else None), iters
 
-    def _support_newton(self, W, Z, b, support, cols, frac, cg_max: int = _CG_MAX):
-        r"""One Newton-CG step (Armijo line search) of ``F(D_S W_S + 1 b^T) + reg sum ||W_j||`` on the support.
 
-        On a fixed support every ``W_j != 0`` and the objective is smooth: its Hessian is
-        ``D_S^T diag(w/n) H D_S`` plus the norm's ``reg/||W_j|| (I - u_j u_j^T)``, applied
-        matrix-free (``O(nnz(D_S) c)`` per product, never ``k^2``), restricted to zero-mean softmax
-        blocks. The support columns are copied to a dense float64 block for BLAS when that is small
-        (``_DENSE_SUPPORT_BYTES``); then the intercept joins the step as one more unpenalized row
-        (coordinate descent alone zig-zags between a free intercept and uncentered binary atoms).
-        Converges quadratically where coordinate descent crawls on ill-conditioned problems.
-        Returns ``(W, Z, b, cg_iterations)``.
-        """
-        ctx, fit = self.ctx, self.ctx.datafit
-        wn, reg, design = ctx.wn, ctx.reg, ctx.design
-        indptr, indices, data = cols
-        k, c = W.shape
-        n = ctx.n
-        P, lam, (bs, be, ba, bsoft) = fit.curvature_rows(Z)
-        S = np.flatnonzero(support)
-        XS = None
-        if n * S.size * 8 <= _DENSE_SUPPORT_BYTES:  # support columns as a dense float64 block: BLAS
-            XS = np.zeros((n, S.size))
-            for col, j in enumerate(S):
-                XS[indices[indptr[j]:indptr[j + 1]], col] = data[indptr[j]:indptr[j + 1]]
-        with_b = ctx.intercept and XS is not None
-        m = k + 1 if with_b else k  # row k: the intercept direction
-        bmask = fit.intercept_mask() if ctx.intercept else None
+def support_newton_step(ctx, cmask, W, Z, b, support, cols, frac, cg_max: int = _CG_MAX, dense=None):
+    r"""One Newton-CG step (Armijo line search) of ``F(D_S W_S + 1 b^T) + reg sum ||W_j||`` on the support.
 
-        def project(V):
-            V[:k][~support] = 0.0
-            if with_b:
-                V[k, ~bmask] = 0.0
-            return _center(V, fit, self.cmask)
+    On a fixed support every ``W_j != 0`` and the objective is smooth: its Hessian is
+    ``D_S^T diag(w/n) H D_S`` plus the norm's ``reg/||W_j|| (I - u_j u_j^T)``, applied
+    matrix-free (``O(nnz(D_S) c)`` per product, never ``k^2``), restricted to zero-mean softmax
+    blocks. The support columns are copied to a dense float64 block for BLAS when that is small
+    (``_DENSE_SUPPORT_BYTES``); then the intercept joins the step as one more unpenalized row
+    (coordinate descent alone zig-zags between a free intercept and uncentered binary atoms).
+    Converges quadratically where coordinate descent crawls on ill-conditioned problems.
+    ``cmask`` marks the outputs that take part in softmax centering (absent classes do not);
+    ``dense``, when given, holds the working-set columns as a dense ``n x k`` block already.
+    Returns ``(W, Z, b, cg_iterations)``.
+    """
+    fit = ctx.datafit
+    wn, reg, design = ctx.wn, ctx.reg, ctx.design
+    indptr, indices, data = cols
+    k, c = W.shape
+    n = ctx.n
+    P, lam, (bs, be, ba, bsoft) = fit.curvature_rows(Z)
+    S = np.flatnonzero(support)
+    XS = None
+    if dense is not None:
+        XS = np.ascontiguousarray(dense[:, S])
+    elif n * S.size * 8 <= _DENSE_SUPPORT_BYTES:  # support columns as a dense float64 block: BLAS
+        XS = np.zeros((n, S.size))
+        for col, j in enumerate(S):
+            XS[indices[indptr[j]:indptr[j + 1]], col] = data[indptr[j]:indptr[j + 1]]
+    with_b = ctx.intercept and XS is not None
+    m = k + 1 if with_b else k  # row k: the intercept direction
+    bmask = fit.intercept_mask() if ctx.intercept else None
 
-        def hess_rows(U):
-            out = np.empty_like(U)
-            for s0, e0, a, sf in zip(bs, be, ba, bsoft):
-                Pb, Ub = P[:, s0:e0], U[:, s0:e0]
-                if sf:
-                    out[:, s0:e0] = a * Pb * (Ub - np.sum(Pb * Ub, axis=1, keepdims=True))
-                else:
-                    out[:, s0:e0] = a * Pb * Ub
-            return wn[:, None] * out
-
-        def predict(V, blas=True):
-            if XS is not None and blas:
-                U = XS @ V[S]
-            else:
-                U = np.zeros((n, c))
-                K.csc_dot(indptr, indices, data, V[:k], U)
-            if with_b:
-                U += V[k][None, :]
-            return U
-
-        nr = row_norms(W)
-        safe = np.where(support, nr, 1.0)
-        Uw = np.zeros((m, c))
-        Uw[:k] = W / safe[:, None]
-        a_pen = np.zeros(m)
-        a_pen[:k] = np.where(support, reg / safe, 0.0)
-        R = fit.residual(Z)
-        Gz = -wn[:, None] * R
-        g = np.zeros((m, c))
-        K.csc_tdot(indptr, indices, data, Gz, g[:k])
+    def project(V):
+        V[:k][~support] = 0.0
         if with_b:
-            g[k] = Gz.sum(axis=0)
-        g = project(g + reg * Uw)
-        gn = float(np.sqrt(np.sum(g * g)))
-        if gn == 0.0:
-            return W, Z, b, 0
-        out = np.zeros((m, c))
+            V[k, ~bmask] = 0.0
+        return _center(V, fit, cmask)
 
-        def hv(V):
-            HU = hess_rows(predict(V))
-            if XS is not None:
-                out[:] = 0.0
-                out[S] = XS.T @ HU
-                design.n_passes += 2 * S.size / design.p
+    def hess_rows(U):
+        out = np.empty_like(U)
+        for s0, e0, a, sf in zip(bs, be, ba, bsoft):
+            Pb, Ub = P[:, s0:e0], U[:, s0:e0]
+            if sf:
+                out[:, s0:e0] = a * Pb * (Ub - np.sum(Pb * Ub, axis=1, keepdims=True))
             else:
-                K.csc_tdot(indptr, indices, data, HU, out[:k])
-                design.n_passes += 2 * frac
-            if with_b:
-                out[k] = HU.sum(axis=0)
-            return project(out + a_pen[:, None] * (V - Uw * np.sum(Uw * V, axis=1, keepdims=True)))
+                out[:, s0:e0] = a * Pb * Ub
+        return wn[:, None] * out
 
-        diag = np.zeros(m)
-        K.csc_sq_tdot(indptr, indices, data, wn * lam, diag[:k])
+    def predict(V, blas=True):
+        if XS is not None and blas:
+            U = XS @ V[S]
+        else:
+            U = np.zeros((n, c))
+            K.csc_dot(indptr, indices, data, V[:k], U)
         if with_b:
-            diag[k] = float(wn @ lam)
-        pre = 1.0 / np.maximum(diag + a_pen, 1e-300)
-        X = np.zeros((m, c))
-        r = -g
+            U += V[k][None, :]
+        return U
+
+    nr = row_norms(W)
+    safe = np.where(support, nr, 1.0)
+    Uw = np.zeros((m, c))
+    Uw[:k] = W / safe[:, None]
+    a_pen = np.zeros(m)
+    a_pen[:k] = np.where(support, reg / safe, 0.0)
+    R = fit.residual(Z)
+    Gz = -wn[:, None] * R
+    g = np.zeros((m, c))
+    K.csc_tdot(indptr, indices, data, Gz, g[:k])
+    if with_b:
+        g[k] = Gz.sum(axis=0)
+    g = project(g + reg * Uw)
+    gn = float(np.sqrt(np.sum(g * g)))
+    if gn == 0.0:
+        return W, Z, b, 0
+    out = np.zeros((m, c))
+
+    def hv(V):
+        HU = hess_rows(predict(V))
+        if XS is not None:
+            out[:] = 0.0
+            out[S] = XS.T @ HU
+            design.n_passes += 2 * S.size / design.p
+        else:
+            K.csc_tdot(indptr, indices, data, HU, out[:k])
+            design.n_passes += 2 * frac
+        if with_b:
+            out[k] = HU.sum(axis=0)
+        return project(out + a_pen[:, None] * (V - Uw * np.sum(Uw * V, axis=1, keepdims=True)))
+
+    diag = np.zeros(m)
+    K.csc_sq_tdot(indptr, indices, data, wn * lam, diag[:k])
+    if with_b:
+        diag[k] = float(wn @ lam)
+    pre = 1.0 / np.maximum(diag + a_pen, 1e-300)
+    X = np.zeros((m, c))
+    r = -g
+    zz = project(pre[:, None] * r)
+    d = zz.copy()
+    rz = float(np.sum(r * zz))
+    used = 0
+    for used in range(1, cg_max + 1):
+        Hd = hv(d)
+        dHd = float(np.sum(d * Hd))
+        if not dHd > 0:
+            break
+        alpha = rz / dHd
+        X += alpha * d
+        r -= alpha * Hd
+        if float(np.sqrt(np.sum(r * r))) <= min(0.1, np.sqrt(gn)) * gn:
+            break
         zz = project(pre[:, None] * r)
-        d = zz.copy()
-        rz = float(np.sum(r * zz))
-        used = 0
-        for used in range(1, cg_max + 1):
-            Hd = hv(d)
-            dHd = float(np.sum(d * Hd))
-            if not dHd > 0:
-                break
-            alpha = rz / dHd
-            X += alpha * d
-            r -= alpha * Hd
-            if float(np.sqrt(np.sum(r * r))) <= min(0.1, np.sqrt(gn)) * gn:
-                break
-            zz = project(pre[:, None] * r)
-            rz_new = float(np.sum(r * zz))
-            d = zz + (rz_new / rz) * d
-            rz = rz_new
-        slope = float(np.sum(g * X))
-        if not slope < 0.0:
-            return W, Z, b, used
-        dZ = predict(X, blas=False)  # the same summation as every other Z update
-        f = fit.value(Z) + reg * float(nr.sum())
-        t = 1.0
-        for _ in range(40):
-            Wt = W + t * X[:k]
-            Zt = Z + t * dZ
-            if _armijo(_change(fit, wn, Z, Zt, Gz, t * dZ, W, Wt, reg), t, slope, f):
-                return Wt, Zt, (b + t * X[k] if with_b else b), used
-            t *= 0.5
+        rz_new = float(np.sum(r * zz))
+        d = zz + (rz_new / rz) * d
+        rz = rz_new
+    slope = float(np.sum(g * X))
+    if not slope < 0.0:
         return W, Z, b, used
+    dZ = predict(X, blas=False)  # the same summation as every other Z update
+    f = fit.value(Z) + reg * float(nr.sum())
+    t = 1.0
+    for _ in range(40):
+        Wt = W + t * X[:k]
+        Zt = Z + t * dZ
+        if _armijo(_change(fit, wn, Z, Zt, Gz, t * dZ, W, Wt, reg), t, slope, f):
+            return Wt, Zt, (b + t * X[k] if with_b else b), used
+        t *= 0.5
+    return W, Z, b, used

@@ -84,6 +84,3 @@ class _Context:
         # (gamma_n ~ n 2^-53, any summation order); both sides of the gap are such sums
         dual -= max(_ROUNDOFF, 2.0 * self.n * 2.0**-53) * (dual_abs + abs(primal))
         return _Cert(primal, dual, nrm, s, b, Rs)
-
-    def full_certificate(self, W, b) -> _Cert:
-        return self.explicit_certificate(W, b)

@@ -78,8 +78,11 @@ Working sets (as in celer/skglm) around a proximal-Newton inner solver (:mod:`.n
   for any ``c``), the working-set gap in closed form. Two-class softmax: zero-mean rows make it an
   l1 logistic regression in ``w_j``; proximal Newton whose models (Hessian
   ``X^T diag(h) X``, float32 ``syrk``) are solved the same way, then a line search on the true
-  objective;
-* working set, other losses: proximal Newton. The quadratic model of ``F`` at the current predictions (exact for
+  objective. Multi-class and multi-head softmax, when the working set has at least 4 rows per
+  atom (:mod:`.gram_softmax`): proximal Newton whose model bounds each row's Hessian by
+  ``lam_i I`` (Gershgorin), so one float32 Gram ``X^T diag(w lam / n) X`` serves all outputs,
+  alternating with exact Newton-CG steps on a stable support;
+* working set, other cases (multi-class on few rows per atom, where it measured faster): proximal Newton. The quadratic model of ``F`` at the current predictions (exact for
   the squared loss; softmax Hessians ``diag p - p p^T`` per row for cross-entropy and per head for
   multi-head) is minimised with the penalty by a few epochs of compiled block coordinate descent
   (:mod:`.kernels`: one atom's ``c``-vector at a time, step ``1/L_j``, block soft-thresholding, cost
@@ -98,8 +101,8 @@ dtype. ``ConvexSolution.n_passes`` reports the work in full-dictionary passes.
 Where the pieces live: this file holds the outer loop (``solve``, ``solve_path``, ``reg_max``);
 ``problem.py`` turns inputs into a problem (checks, datafit by name, row compression);
 ``design.py`` the compact design and its products; ``oracles.py`` the certificate context;
-``newton.py`` the working-set solver (it hands squared and two-class softmax problems to
-``gram_ws.py`` / ``gram_ce.py``); ``kernels.py`` the compiled loops; ``datafits.py`` and
+``newton.py`` the working-set solver (it hands squared, two-class and -- with many rows per
+atom -- multi-class / multi-head softmax problems to ``gram_ws.py`` / ``gram_ce.py`` / ``gram_softmax.py``); ``kernels.py`` the compiled loops; ``datafits.py`` and
 ``penalty.py`` the losses and the group norm.
 
 Speed-ups (all exact):
@@ -131,8 +134,14 @@ _WS_MIN = 16
 _MAX_OUTER = 500
 
 
-def reg_max(D, Y, loss="squared", *, sample_weight=None, intercept: bool = False, classes=None) -> float:
-    """Smallest ``reg`` for which ``W = 0`` is optimal: ``max_j ||D_j^T Theta_0||_2``."""
+def reg_max(D, Y, loss="squared", *, sample_weight=None, intercept: bool = False, classes=None,
+            process_group=None) -> float:
+    """Smallest ``reg`` for which ``W = 0`` is optimal: ``max_j ||D_j^T Theta_0||_2``.
+
+    ``process_group``: as in :func:`solve` (the same value on every process).
+    """
+    if process_group is not None:
+        D, Y, sample_weight, _ = _shards(D, Y, sample_weight, False, process_group)
     D = _as_design(D)
     n, p = D.shape
     fit, _, _ = make_datafit(loss, Y, n, sample_weight, classes)
@@ -155,6 +164,7 @@ def solve(
     verbose: bool = False,
     classes: int | None = None,
     compress_rows: bool = True,
+    process_group=None,
 ) -> ConvexSolution:
     """Minimize ``(1/n) sum_i w_i loss(D_i W + b, y_i) + reg * sum_j ||W_j||_2`` with a certificate.
 
@@ -179,6 +189,10 @@ def solve(
     classes : number of classes for a single cross-entropy loss (default ``max(Y) + 1``).
     compress_rows : merge identical ``(D_i, Y_i)`` rows of a dense 0/1 design into row weights
         before solving (exact: same objective, same optimum, same certificate).
+    process_group : a ``torch.distributed`` process group (e.g. ``torch.distributed.group.WORLD``):
+        ``D, Y, sample_weight`` are then this process's rows only, the problem is the one on the
+        rows of all processes stacked in rank order, every process returns the same solution and
+        ``dual_point`` covers all rows (see :mod:`.distributed`). ``None``: this process alone.
 
     Returns a :class:`ConvexSolution`; ``dual <= min P <= primal`` always holds. If the gap is still
     above ``tol`` when the budget is spent, a :class:`ConvergenceWarning` is issued and
@@ -187,8 +201,23 @@ def solve(
     t0 = time.perf_counter()
     penalty = GroupL2(reg)
     tol, max_iter = _check_budget(tol, max_iter)
+    finish = _identity
+    if process_group is not None:
+        D, Y, sample_weight, finish = _shards(D, Y, sample_weight, compress_rows, process_group)
+        compress_rows, verbose = False, verbose and D.comm.rank == 0
     prep = _prepare(D, Y, loss, sample_weight, intercept, classes, compress_rows)
-    return _run(prep, penalty.reg, tol, max_iter, warm_start, verbose, t0)
+    return finish(_run(prep, penalty.reg, tol, max_iter, warm_start, verbose, t0))
+
+
+def _identity(sol):
+    return sol
+
+
+def _shards(D, Y, sample_weight, compress_rows: bool, process_group):
+    """This process's rows as the sharded global problem (:func:`.distributed.shard_inputs`)."""
+    from .distributed import shard_inputs
+
+    return shard_inputs(D, Y, sample_weight, compress_rows, process_group)
 
 
 def _run(prep: _Prepared, reg: float, tol: float, max_iter: int, warm_start, verbose: bool, t0: float) -> ConvexSolution:
@@ -320,6 +349,7 @@ def solve_path(
     verbose: bool = False,
     classes: int | None = None,
     compress_rows: bool = True,
+    process_group=None,
 ) -> list[ConvexSolution]:
     """Solve for every ``reg`` in ``regs`` with warm starts; one certified solution per value, in order.
 
@@ -327,6 +357,7 @@ def solve_path(
     previous solution; validation, row compression and the column norms are shared by all of them, so a path costs far less than independent :func:`solve` calls.
     Every solution carries its own certificate (``gap <= tol`` unless a
     :class:`ConvergenceWarning` was issued for it); ``max_iter`` is the budget of each solve.
+    ``process_group``: as in :func:`solve`.
     """
     regs_arr = np.asarray([float(r) for r in np.atleast_1d(np.asarray(regs, dtype=np.float64))])
     if regs_arr.size == 0:
@@ -335,6 +366,10 @@ def solve_path(
         GroupL2(r)  # validates
     tol, max_iter = _check_budget(tol, max_iter)
     t0 = time.perf_counter()
+    finish = _identity
+    if process_group is not None:
+        D, Y, sample_weight, finish = _shards(D, Y, sample_weight, compress_rows, process_group)
+        compress_rows, verbose = False, verbose and D.comm.rank == 0
     prep = _prepare(D, Y, loss, sample_weight, intercept, classes, compress_rows)
     out: list[ConvexSolution | None] = [None] * regs_arr.size
     warm = None
@@ -342,4 +377,4 @@ def solve_path(
         sol = _run(prep, float(regs_arr[i]), tol, max_iter, warm, verbose, t0)
         t0 = time.perf_counter()
         out[i] = warm = sol
-    return out  # type: ignore[return-value]
+    return [finish(sol) for sol in out]  # type: ignore[misc]
