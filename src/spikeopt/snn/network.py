@@ -337,19 +337,14 @@ class ParallelLIFSNN(nn.Module):
         """Hard spikes of the last hidden layer from the zero state, reduced over time (for dictionaries).
 
         ``reduce="final"``: the last step's ``[B, K, width]``; ``"sum"``: ``sum_t time_weights[t] s[t]``
-        ``[B, K, width]``; ``"all"``: ``[T, B, K, width]`` (= :meth:`hidden_spikes`). Subtract / no reset
-        take the subnetwork-major rollout (:mod:`spikeopt.snn.kmajor`), which never holds more than a
-        block of steps; the zero reset the generic one.
+        ``[B, K, width]``; ``"all"``: ``[T, B, K, width]`` (= :meth:`hidden_spikes`). Every reset takes
+        the subnetwork-major rollout (:mod:`spikeopt.snn.kmajor`), which never holds more than a
+        block of steps.
         """
         if reduce not in blocked.REDUCES:
             raise ValueError(f"reduce must be one of {', '.join(blocked.REDUCES)}, got {reduce!r}")
         if reduce == "sum" and (time_weights is None or time_weights.shape != (x.shape[0],)):
             raise ValueError(f"reduce='sum' needs time_weights of shape ({x.shape[0]},)")
-        if self.reset_mechanism not in FUSED_RESETS:
-            h = self.hidden_spikes(x)
-            if reduce == "final":
-                return h[-1]
-            return torch.tensordot(time_weights.to(h.dtype), h, dims=1) if reduce == "sum" else h
         self.check_input(x)
         if x.dtype != self.weights[0].dtype:
             x = x.to(self.weights[0].dtype)
