@@ -46,3 +46,29 @@ def test_spike_readout_checks_its_arguments():
         net.spike_readout(x, "mean")
     with pytest.raises(ValueError, match="time_weights"):
         net.spike_readout(x, "sum")
+
+
+def test_zero_reset_matches_snntorch():
+    """The zero reset on the dictionary path: snnTorch ``Leaky(reset_mechanism="zero")`` layers per subnetwork."""
+    import snntorch as snn
+
+    g = torch.Generator().manual_seed(5)
+    net = ParallelLIFSNN(3, 2, subnetworks=5, width=8, depth=2, beta=0.8, threshold=0.7, init_scale=2.5,
+                         reset_mechanism="zero", seed=5)
+    x = (torch.rand(16, 9, 3, generator=g) < 0.5).float()
+    outs = []
+    with torch.no_grad():
+        for k in range(net.subnetworks):
+            lifs = [snn.Leaky(beta=0.8, threshold=0.7, reset_mechanism="zero") for _ in range(net.depth)]
+            mems = [lif.init_leaky() for lif in lifs]
+            steps = []
+            for t in range(x.shape[0]):
+                h = x[t]
+                for layer in range(net.depth):
+                    h, mems[layer] = lifs[layer](h @ net.weights[layer][k] + net.biases[layer][k], mems[layer])
+                steps.append(h)
+            outs.append(torch.stack(steps))
+    ref = torch.stack(outs, dim=2)  # [T, B, K, m]
+    assert 0 < ref.mean() < 1 and bool(((ref[:-1] == 1) & (ref[1:] == 0)).any())  # resets happen
+    assert torch.equal(net.spike_readout(x, "all", block_steps=3), ref)
+    assert torch.equal(net.spike_readout(x, "final"), ref[-1])

@@ -15,8 +15,9 @@ from spikeopt.train.surrogate import SGConfig, train_sg
 def test_estimates_match_a_hand_count():
     # K=2, m=3, depth 2, F=4, O=5: hidden 2*(4*3 + 3*3 + 2*3) = 54, readout 2*3*5 + 5 = 35
     assert memory.network_parameters(4, 5, 2, 3, 2) == 89
+    # all steps at once (rollout="full"; the blocked default is checked in test_memory_rollout.py)
     # T=7, N=100, batch 10: params 5 copies + activations 7 * (2*3*2) * (6*10 + 3*100), float32
-    assert memory.gradient_training_bytes(7, 100, 4, 5, 2, 3, 2, batch_size=10) == 4 * (5 * 89 + 7 * 12 * 360)
+    assert memory.gradient_training_bytes(7, 100, 4, 5, 2, 3, 2, batch_size=10, rollout="full") == 4 * (5 * 89 + 7 * 12 * 360)
     # ADMM, float64: 100 samples x T=7 x (4 + 4*3*2 + 2*5) + grams 2 * (3+4)^2 * 2
     assert memory.admm_bytes(7, 100, 4, 5, 3, 2) == 8 * (100 * 7 * 38 + 2 * 49 * 2)
 

@@ -81,6 +81,31 @@ def wants_checkpoint(checkpoint: bool | str, kept_bytes: int) -> bool:
     return checkpoint
 
 
+def block_and_segment(steps: int, batch: int, neurons: int, depth: int, itemsize: int,
+                      checkpoint: bool | str = "auto", block_steps: int | None = None) -> tuple[int, int]:
+    """Steps per block and per checkpoint segment that a rollout of these sizes uses."""
+    block = min(block_steps or choose_block(batch, neurons, steps), steps)
+    step_bytes = depth * batch * neurons * itemsize
+    return block, choose_segment(steps, block, wants_checkpoint(checkpoint, steps * step_bytes), step_bytes)
+
+
+def rollout_bytes(steps: int, batch: int, fan_in: int, neurons: int, depth: int, reduce: str, grad: bool,
+                  itemsize: int = 4, checkpoint: bool | str = "auto", block_steps: int | None = None) -> int:
+    """Peak bytes of one blocked rollout (forward, and backward with ``grad``) from sizes alone.
+
+    Why: the up-front memory checks run before (or without) a model; this is the same count as
+    ``ParallelLIFSNN.rollout_bytes`` (the input ``[T, B, fan_in]``, twice with its gradient, plus
+    :func:`memory_bytes`).
+    """
+    if reduce not in REDUCES:
+        raise ValueError(f"reduce must be one of {', '.join(REDUCES)}, got {reduce!r}")
+    block, segment = block_and_segment(steps, batch, neurons, depth, itemsize, checkpoint, block_steps)
+    sizes = Plan(betas=[], thresholds=[], reset="subtract", surrogate=None, detach_reset=True,  # type: ignore[arg-type]
+                 reduce=reduce, time_weights=None, block=block, segment=segment)
+    inputs = steps * batch * fan_in * itemsize * (2 if grad else 1)
+    return inputs + memory_bytes(steps, batch, neurons, depth, itemsize, sizes, grad)
+
+
 def memory_bytes(steps: int, batch: int, neurons: int, depth: int, itemsize: int, plan: Plan, grad: bool) -> int:
     """Bytes one call holds at its peak: kept membranes, block buffers, the readout (and its gradient)."""
     step = batch * neurons * itemsize

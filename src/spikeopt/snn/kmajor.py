@@ -18,6 +18,7 @@ from torch import Tensor
 from spikeopt.snn import workspace
 
 BLOCK_ELEMENTS = 2**19
+KMAJOR_RESETS = ("subtract", "zero", "none")
 
 
 def _per_subnet(value):
@@ -31,10 +32,10 @@ def roll_kmajor(x: Tensor, weights: list[Tensor], biases: list[Tensor], betas: l
 
     ``reduce``: ``"final"`` -> ``[B, K, m]`` (last step), ``"sum"`` -> ``sum_t w[t] s[t]``
     ``[B, K, m]``, ``"all"`` -> ``[T, B, K, m]``. ``betas``/``thresholds`` per layer: floats or ``[K, m]``.
-    ``reset``: ``"subtract"`` or ``"none"``.
+    ``reset``: ``"subtract"``, ``"zero"`` or ``"none"``.
     """
-    if reset not in ("subtract", "none"):
-        raise ValueError(f"reset must be 'subtract' or 'none' here, got {reset!r}")
+    if reset not in KMAJOR_RESETS:
+        raise ValueError(f"reset must be one of {', '.join(KMAJOR_RESETS)}, got {reset!r}")
     if reduce not in ("final", "sum", "all"):
         raise ValueError(f"reduce must be 'final', 'sum' or 'all', got {reduce!r}")
     steps, bsz, f = x.shape
@@ -54,6 +55,7 @@ def roll_kmajor(x: Tensor, weights: list[Tensor], biases: list[Tensor], betas: l
         spk_k = [workspace.take((k, block, bsz, m), x) for _ in range(depth)]
         mem = [workspace.take((k, bsz, m), x).zero_() for _ in range(depth)]
         prev = [workspace.take((k, bsz, m), x).zero_() for _ in range(depth)]  # spikes before step 0
+        scratch = workspace.take((k, bsz, m), x) if reset == "zero" else None  # beta * (1 - s[t-1])
         out = x.new_empty((steps, bsz, k, m)) if reduce == "all" else x.new_zeros((bsz, k, m))
         for c0 in range(0, steps, block):
             n = min(block, steps - c0)
@@ -69,7 +71,7 @@ def roll_kmajor(x: Tensor, weights: list[Tensor], biases: list[Tensor], betas: l
                     torch.baddbmm(bias_k[layer], below, weights[layer], out=cur_k.view(k, n * bsz, m))
                     currents = [cur_k[:, t] for t in range(n)]
                 prev[layer] = _steps(currents, mem[layer], prev[layer], spk_k[layer], betas[layer],
-                                     thresholds[layer], reset)
+                                     thresholds[layer], reset, scratch)
             top = spk_k[depth - 1][:, :n]  # [K, n, B, m]
             if reduce == "all":
                 out[c0 : c0 + n].copy_(top.permute(1, 2, 0, 3))
@@ -77,18 +79,25 @@ def roll_kmajor(x: Tensor, weights: list[Tensor], biases: list[Tensor], betas: l
                 out.add_(torch.tensordot(time_weights[c0 : c0 + n], top, dims=([0], [1])).permute(1, 0, 2))
             elif c0 + n == steps:
                 out.copy_(top[:, -1].permute(1, 0, 2))
-        workspace.give(cur_buf, *spk_k, *mem)
+        workspace.give(cur_buf, *spk_k, *mem, scratch)
     return out
 
 
-def _steps(currents: list[Tensor], mem: Tensor, prev: Tensor, spikes: Tensor, beta, thr, reset: str) -> Tensor:
+def _steps(currents: list[Tensor], mem: Tensor, prev: Tensor, spikes: Tensor, beta, thr, reset: str,
+           scratch: Tensor | None = None) -> Tensor:
     """The LIF recurrence over one block in place: ``spikes[:, t]`` gets every step's spikes.
 
     ``prev`` holds the spikes of the step before the block (a slice of the previous block's buffer:
     it is read at the first step before that step's spikes are written); returns the last step's.
     """
     for t, cur in enumerate(currents):
-        mem.mul_(beta)
+        if reset == "zero":  # (beta * (1 - s)) * u + I, as lif_step: 1 - s and beta * (1 - s) are exact
+            torch.mul(prev, -1.0, out=scratch)
+            scratch.add_(1.0)
+            scratch.mul_(beta)
+            mem.mul_(scratch)
+        else:
+            mem.mul_(beta)
         mem.add_(cur)
         if reset == "subtract":
             if isinstance(thr, Tensor):

@@ -284,12 +284,9 @@ class ParallelLIFSNN(nn.Module):
         """How :mod:`spikeopt.snn.blocked` rolls ``steps`` x ``batch`` through this network's hidden layers."""
         if self.block_steps is not None:
             _positive_int(self.block_steps, "block_steps")
-        neurons = self.subnetworks * self.width
-        block = self.block_steps or blocked.choose_block(batch, neurons, steps)
-        block = min(block, steps)
-        step_bytes = self.depth * batch * neurons * self.weights[0].element_size()
-        checkpoint = blocked.wants_checkpoint(self.checkpoint_time, steps * step_bytes)
-        segment = blocked.choose_segment(steps, block, checkpoint, step_bytes)
+        block, segment = blocked.block_and_segment(steps, batch, self.subnetworks * self.width, self.depth,
+                                                   self.weights[0].element_size(), self.checkpoint_time,
+                                                   self.block_steps)
         time_weights = None
         if reduce == "sum":
             powers = torch.arange(steps - 1, -1, -1, dtype=torch.float64)
@@ -306,13 +303,12 @@ class ParallelLIFSNN(nn.Module):
 
     def rollout_bytes(self, steps: int, batch: int, grad: bool) -> int:
         """Bytes the blocked ``forward`` (and backward, with ``grad``) of ``batch`` sequences of ``steps`` holds."""
+        if self.block_steps is not None:
+            _positive_int(self.block_steps, "block_steps")
         reduce = {"final": "final", "integrate": "sum", "per_step": "all"}[self.readout]
-        plan = self.rollout_plan(steps, batch, reduce)
-        itemsize = self.weights[0].element_size()
-        fan_in = self.in_features * len(self.delays)
-        inputs = steps * batch * fan_in * itemsize * (2 if grad else 1)
-        return inputs + blocked.memory_bytes(steps, batch, self.subnetworks * self.width, self.depth, itemsize,
-                                             plan, grad)
+        return blocked.rollout_bytes(steps, batch, self.in_features * len(self.delays), self.subnetworks * self.width,
+                                     self.depth, reduce, grad, self.weights[0].element_size(), self.checkpoint_time,
+                                     self.block_steps)
 
     def _blocked_forward(self, x: Tensor) -> tuple[Tensor, NetworkState]:
         """``forward`` from the zero state, time rolled in blocks (same spikes; memory flat in T)."""
@@ -343,19 +339,14 @@ class ParallelLIFSNN(nn.Module):
         """Hard spikes of the last hidden layer from the zero state, reduced over time (for dictionaries).
 
         ``reduce="final"``: the last step's ``[B, K, width]``; ``"sum"``: ``sum_t time_weights[t] s[t]``
-        ``[B, K, width]``; ``"all"``: ``[T, B, K, width]`` (= :meth:`hidden_spikes`). Subtract / no reset
-        take the subnetwork-major rollout (:mod:`spikeopt.snn.kmajor`), which never holds more than a
-        block of steps; the zero reset the generic one.
+        ``[B, K, width]``; ``"all"``: ``[T, B, K, width]`` (= :meth:`hidden_spikes`). Every reset takes
+        the subnetwork-major rollout (:mod:`spikeopt.snn.kmajor`), which never holds more than a
+        block of steps.
         """
         if reduce not in blocked.REDUCES:
             raise ValueError(f"reduce must be one of {', '.join(blocked.REDUCES)}, got {reduce!r}")
         if reduce == "sum" and (time_weights is None or time_weights.shape != (x.shape[0],)):
             raise ValueError(f"reduce='sum' needs time_weights of shape ({x.shape[0]},)")
-        if self.reset_mechanism not in FUSED_RESETS:
-            h = self.hidden_spikes(x)
-            if reduce == "final":
-                return h[-1]
-            return torch.tensordot(time_weights.to(h.dtype), h, dims=1) if reduce == "sum" else h
         self.check_input(x)
         if x.dtype != self.weights[0].dtype:
             x = x.to(self.weights[0].dtype)

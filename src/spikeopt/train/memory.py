@@ -3,6 +3,8 @@ that names the sizes and what to lower, instead of in the allocator minutes (or 
 
 The estimates count the big tensors each trainer holds; they are lower bounds of the real peak
 (allocator slack and small buffers are not counted), so a run that is refused could never fit.
+SG and SAST are counted for the blocked, checkpointed rollout they really take (memory flat or
+~sqrt(T) in the steps), not for all steps at once (which refused T = 4,096 at ~30 GiB).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from spikeopt.resources import available_bytes
 
 FLOAT32, FLOAT64 = 4, 8
 EVAL_BATCH = 1024  # the batch size task.evaluate uses
+READOUT_REDUCE = {"final": "final", "integrate": "sum", "per_step": "all"}  # readout -> blocked reduce
 
 
 def gib(n: int) -> str:
@@ -27,17 +30,34 @@ def network_parameters(in_features: int, out_features: int, subnetworks: int, wi
 
 def gradient_training_bytes(
     steps: int, samples: int, in_features: int, out_features: int, subnetworks: int, width: int, depth: int,
-    batch_size: int, copies: int = 5,
+    batch_size: int, copies: int = 5, *, rollout: str = "blocked", readout: str = "final",
 ) -> int:
     """SG / SAST: ``copies`` float32 copies of the parameters (weights, gradients, two Adam moments,
-    the best weights kept for selection; SAST adds the perturbation) plus the activations BPTT keeps
-    for one minibatch (currents, membranes, spikes and their gradients: 6 tensors ``[T, B, K*width]``
-    per layer) and those of one evaluation batch (3 tensors per layer)."""
+    the best weights kept for selection; SAST adds the perturbation) plus what the rollouts hold at
+    their peak for one minibatch (forward and backward) and one evaluation batch (forward).
+
+    ``rollout="blocked"`` (default): the blocked, checkpointed rollout ``ParallelLIFSNN.forward``
+    takes from the zero state (:func:`spikeopt.snn.blocked.rollout_bytes`, ``checkpoint_time="auto"``),
+    flat or ~sqrt(T) in ``steps``. ``readout`` (``"final"``, ``"integrate"``, ``"per_step"``) sizes
+    its reduced output; ``"final"`` is the smallest, so callers that do not know it get a lower bound.
+    ``rollout="full"``: the all-steps-at-once rollout (smooth spikes, zero reset, a given state):
+    6 tensors ``[T, B, K*width]`` per layer for BPTT and 3 for evaluation.
+    """
+    if rollout not in ("blocked", "full"):
+        raise ValueError(f"rollout must be 'blocked' or 'full', got {rollout!r}")
+    if readout not in READOUT_REDUCE:
+        raise ValueError(f"readout must be one of {', '.join(READOUT_REDUCE)}, got {readout!r}")
     params = network_parameters(in_features, out_features, subnetworks, width, depth)
-    neurons = subnetworks * width * depth
     batch, eval_batch = min(batch_size, samples), min(EVAL_BATCH, samples)
-    activations = steps * neurons * (6 * batch + 3 * eval_batch)
-    return FLOAT32 * (copies * params + activations)
+    if rollout == "full":
+        activations = steps * subnetworks * width * depth * (6 * batch + 3 * eval_batch)
+        return FLOAT32 * (copies * params + activations)
+    from spikeopt.snn import blocked
+
+    neurons, reduce = subnetworks * width, READOUT_REDUCE[readout]
+    train = blocked.rollout_bytes(steps, batch, in_features, neurons, depth, reduce, True, FLOAT32)
+    evaluate = blocked.rollout_bytes(steps, eval_batch, in_features, neurons, depth, reduce, False, FLOAT32)
+    return FLOAT32 * copies * params + train + evaluate
 
 
 def admm_bytes(steps: int, samples: int, in_features: int, out_features: int, width: int, depth: int) -> int:
@@ -63,8 +83,15 @@ def check_gradient_training(
 ) -> None:
     """The check ``train_sg`` and ``train_sast`` run first, from the model's own sizes."""
     k, m, d = model.subnetworks, model.width, model.depth  # type: ignore[attr-defined]
-    need = gradient_training_bytes(steps, samples, model.in_features, model.out_features,  # type: ignore[attr-defined]
-                                   k, m, d, batch_size, copies)
+    if getattr(model, "uses_blocked_rollout", lambda: False)():
+        # the model's own plan (its readout, block size, checkpointing, delays, dtype)
+        params = network_parameters(model.in_features, model.out_features, k, m, d)  # type: ignore[attr-defined]
+        batch, eval_batch = min(batch_size, samples), min(EVAL_BATCH, samples)
+        need = (FLOAT32 * copies * params + model.rollout_bytes(steps, batch, True)  # type: ignore[operator]
+                + model.rollout_bytes(steps, eval_batch, False))  # type: ignore[operator]
+    else:
+        need = gradient_training_bytes(steps, samples, model.in_features, model.out_features,  # type: ignore[attr-defined]
+                                       k, m, d, batch_size, copies, rollout="full")
     check_fits(need, what, f"{k} subnetworks x {m} width x {d} depth, T={steps}, batch {min(batch_size, samples)}",
                "lower --subnetworks, --width, --depth or --batch-size", device, limit)
 
