@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from spikeopt.convex.column_generation import grow_dictionary
 from spikeopt.convex.cv import CV_BELOW_VAL, CV_FOLDS, FoldPath, pooled
@@ -176,6 +177,8 @@ def run_convex_stage(
     warm, solve_s, cv_s = None, 0.0, 0.0
     t2 = time.perf_counter()
     i = 0
+    # a bar per path point: a 10-class or cross-validated path can take minutes on real data
+    bar = tqdm(total=len(regs), desc="reg path", unit="point", leave=False, disable=not cfg.progress)
     while i < len(regs):  # largest first, each solve warm-started from the previous one
         reg = regs[i]
         if spec == AUTO and stop_early(points):
@@ -206,10 +209,15 @@ def run_convex_stage(
         sols.append(sol)
         models.append((model, report))
         i += 1
+        bar.set_postfix_str(f"reg {sol.reg:.2e}, {report.active_atoms} atoms, gap {sol.gap:.1e}"
+                            + (f", val {point.val['accuracy']:.3f}" if point.val and "accuracy" in point.val else ""))
+        bar.update()
         if i == len(regs) and spec == AUTO:
             more = extend(points, regs, top)
             if more is not None:
                 regs.append(more)
+                bar.total = len(regs)
+    bar.close()
     t3 = time.perf_counter()
     if not any(p.eligible for p in points):
         closest = min(sols, key=lambda s: s.gap)
