@@ -6,6 +6,7 @@ import torch
 from spikeopt.convex.combine import concat_witnesses, select_subnetworks
 from spikeopt.convex.witnesses import gaussian_witnesses
 from spikeopt.snn.config import ModelConfig
+from spikeopt.snn.network import ParallelLIFSNN
 
 
 @pytest.mark.parametrize("depth", [1, 2])
@@ -37,3 +38,10 @@ def test_concatenation_refuses_mismatched_shapes():
         concat_witnesses([a, b])
     with pytest.raises(ValueError, match="at least one"):
         concat_witnesses([])
+
+
+def test_networks_with_different_delay_lines_are_refused():
+    a = ParallelLIFSNN(3, 1, 2, 4, delays=(0, 1), seed=0)
+    b = ParallelLIFSNN(3, 1, 2, 4, delays=(0, 2), seed=1)
+    with pytest.raises(ValueError, match="delays"):
+        concat_witnesses([a, b])

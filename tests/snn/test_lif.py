@@ -118,3 +118,14 @@ def test_bad_settings_raise(kwargs, message):
 def test_bad_shape_raises():
     with pytest.raises(ValueError, match=r"\[T, B, H\]"):
         LIF(0.9)(torch.randn(4, 3))
+
+
+def test_leaky_integrate_hand_computed():
+    """acc_t = leak * acc_{t-1} + current_t, from a given start; every step returned."""
+    from spikeopt.snn.lif import leaky_integrate
+
+    currents = torch.tensor([[1.0], [2.0], [-1.0]], dtype=torch.float64)
+    out = leaky_integrate(currents, 0.5, torch.tensor([4.0], dtype=torch.float64))
+    # 0.5*4+1 = 3; 0.5*3+2 = 3.5; 0.5*3.5-1 = 0.75
+    assert torch.equal(out, torch.tensor([[3.0], [3.5], [0.75]], dtype=torch.float64))
+    assert torch.equal(leaky_integrate(currents, 1.0), torch.tensor([[1.0], [3.0], [2.0]], dtype=torch.float64))

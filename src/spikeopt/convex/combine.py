@@ -15,7 +15,7 @@ import torch
 from spikeopt.convex.witnesses import freeze_hidden
 from spikeopt.snn.network import ParallelLIFSNN
 
-_SHARED = ("in_features", "width", "depth", "reset_mechanism")
+_SHARED = ("in_features", "width", "depth", "reset_mechanism", "delays")
 
 
 def select_subnetworks(net: ParallelLIFSNN, index: Sequence[int] | torch.Tensor) -> ParallelLIFSNN:
@@ -33,7 +33,7 @@ def concat_witnesses(
 ) -> ParallelLIFSNN:
     """The subnetworks of ``nets`` side by side in one frozen network (``index[i]``: which of net i, None = all).
 
-    All networks must share ``in_features``, ``width``, ``depth`` and ``reset_mechanism``; ``beta``
+    All networks must share ``in_features``, ``width``, ``depth``, ``reset_mechanism`` and ``delays``; ``beta``
     and ``threshold`` become per-neuron tensors. Subnetwork ``offset_i + k`` of the result is
     subnetwork ``index[i][k]`` of ``nets[i]``, where ``offset_i`` counts the subnetworks taken before.
     """

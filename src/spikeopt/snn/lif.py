@@ -98,6 +98,20 @@ def lif_rollout(
     return torch.stack(spikes), (torch.stack(mems) if record_membrane else None), state
 
 
+def leaky_integrate(currents: Tensor, leak: float, acc: Tensor | None = None) -> Tensor:
+    """A non-spiking leaky integrator's membrane at every step, ``[T, ...]``: ``acc_t = leak acc_{t-1} + current_t``.
+
+    The integrate readout (``leak = 1``: spike counts) and ADMM's output layer share this one
+    equation; ``acc`` is the membrane before the first step (zeros when ``None``).
+    """
+    acc = torch.zeros_like(currents[0]) if acc is None else acc
+    out = []
+    for current in currents:
+        acc = leak * acc + current
+        out.append(acc)
+    return torch.stack(out) if out else currents.new_zeros((0, *currents.shape[1:]))
+
+
 def _as_scalar(value):
     """A tensor whose entries are all equal as a Python float (scalar ops skip broadcasting)."""
     if isinstance(value, Tensor) and value.numel() > 0 and value.dtype.is_floating_point:

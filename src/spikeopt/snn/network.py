@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from spikeopt.snn import blocked, kmajor
 from spikeopt.snn.fused import FUSED_RESETS
-from spikeopt.snn.lif import LIFState, _as_scalar, as_neuron_tensor, check_reset, lif_rollout
+from spikeopt.snn.lif import LIFState, _as_scalar, as_neuron_tensor, check_reset, leaky_integrate, lif_rollout
 from spikeopt.snn.surrogate import surrogate as lookup_surrogate
 
 READOUTS = ("final", "per_step", "integrate")
@@ -263,10 +263,9 @@ class ParallelLIFSNN(nn.Module):
 
     def _integrate(self, currents: Tensor, acc: Tensor | None) -> Tensor:
         """Leaky integration ``acc = leak * acc + current`` over ``currents [T, B, O]`` from membrane ``acc``."""
-        acc = torch.zeros_like(currents[0]) if acc is None else acc
-        for current in currents:
-            acc = self.readout_leak * acc + current
-        return acc
+        if currents.shape[0] == 0:
+            return currents.new_zeros(currents.shape[1:]) if acc is None else acc
+        return leaky_integrate(currents, self.readout_leak, acc)[-1]
 
     def forward(self, x: Tensor, state: NetworkState | None = None) -> tuple[Tensor, NetworkState]:
         if state is None and self.uses_blocked_rollout():

@@ -11,7 +11,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from spikeopt.snn.lif import lif_rollout
+from spikeopt.snn.lif import leaky_integrate, lif_rollout
 from spikeopt.tasks.base import one_hot_heads
 from spikeopt.train.admm_config import ADMMConfig
 
@@ -80,16 +80,6 @@ def init_weights(sizes: Sequence[int], init_scale: float, gen: torch.Generator) 
         torch.randn(fan_in, fan_out, generator=gen, dtype=DTYPE) * (init_scale / math.sqrt(fan_in))
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:])
     ]
-
-
-def leaky_integrate(currents: Tensor, leak: float) -> Tensor:
-    """The output layer's membrane at every step: ``z_t = leak z_{t-1} + current_t`` from ``z_0 = 0``, ``[T, ...]``."""
-    out = torch.empty_like(currents)
-    acc = torch.zeros_like(currents[0])
-    for t in range(currents.shape[0]):
-        acc = leak * acc + currents[t]
-        out[t] = acc
-    return out
 
 
 def spiking_rollout(weights: Sequence[Tensor], x: Tensor, cfg: ADMMConfig,
