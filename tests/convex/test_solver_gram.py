@@ -11,7 +11,7 @@ from collections import namedtuple
 import cvxpy as cp
 import numpy as np
 import pytest
-from references import group_lasso_optimum
+from references import assert_certified_optimum, binary_design, group_lasso_optimum
 
 from spikeopt.convex import solve
 from spikeopt.convex.gram_ws import quadratic_group_lasso
@@ -27,56 +27,45 @@ def _reference(D, Y, reg, loss, w=None, intercept=False, head_weight=1.0):
                                max_iter=500)
 
 
-def _check(sol, ref, tol):
-    assert sol.converged and sol.gap <= tol
-    assert sol.dual <= ref + 1e-8, sol.dual - ref
-    assert abs(sol.primal - ref) <= 2e-6 * max(1.0, abs(ref)), (sol.primal, ref)
-
-
-def _binary(n, p, seed, density=0.3):
-    rng = np.random.default_rng(seed)
-    return (rng.random((n, p)) < density).astype(np.uint8), rng
-
-
 @pytest.mark.parametrize("outputs", [1, 3])
 @pytest.mark.parametrize("intercept", [False, True])
 def test_squared_gram_with_weights_and_intercept(outputs, intercept):
-    D, rng = _binary(70, 120, seed=outputs)
+    D, rng = binary_design(70, 120, seed=outputs)
     Y = rng.standard_normal((70, outputs)) + D[:, :3] @ rng.standard_normal((3, outputs))
     w = 10.0 ** rng.uniform(-2, 2, 70)
     reg = 1e-2 * reg_max(D, Y, "squared", sample_weight=w, intercept=intercept)
     sol = solve(D, Y, reg, "squared", sample_weight=w, intercept=intercept, tol=1e-9)
-    _check(sol, _reference(D, Y, reg, "squared", w, intercept), 1e-9)
+    assert_certified_optimum(sol, _reference(D, Y, reg, "squared", w, intercept), 1e-9)
     assert sol.active.size > 20  # a large support: the support Newton steps are exercised
 
 
 def test_squared_path_reuses_gram_and_matches_reference():
-    D, rng = _binary(60, 90, seed=7)
+    D, rng = binary_design(60, 90, seed=7)
     Y = np.eye(2)[rng.integers(0, 2, 60)]
     top = reg_max(D, Y, "squared")
     regs = [0.3 * top, 0.03 * top, 0.003 * top]
     sols = solve_path(D, Y, regs, "squared", tol=1e-9)
     for reg, sol in zip(regs, sols):
-        _check(sol, _reference(D, Y, reg, "squared"), 1e-9)
+        assert_certified_optimum(sol, _reference(D, Y, reg, "squared"), 1e-9)
 
 
 @pytest.mark.parametrize("intercept", [False, True])
 def test_two_class_softmax_gram_with_weights(intercept):
-    D, rng = _binary(80, 100, seed=3)
+    D, rng = binary_design(80, 100, seed=3)
     y = (D[:, 0] ^ D[:, 1] ^ (rng.random(80) < 0.1)).astype(np.int64)
     w = 10.0 ** rng.uniform(-2, 2, 80)
     reg = 3e-3 * reg_max(D, y, "cross_entropy", sample_weight=w, intercept=intercept)
     sol = solve(D, y, reg, "cross_entropy", sample_weight=w, intercept=intercept, tol=1e-9)
-    _check(sol, _reference(D, y, reg, "cross_entropy", w, intercept), 1e-9)
+    assert_certified_optimum(sol, _reference(D, y, reg, "cross_entropy", w, intercept), 1e-9)
     assert np.allclose(sol.coef.sum(axis=1), 0.0, atol=1e-12)  # zero-mean rows: the minimum-norm optimum
 
 
 def test_single_weighted_two_class_head_separable_with_intercept():
-    D, _ = _binary(24, 150, seed=9, density=0.35)
+    D, _ = binary_design(24, 150, seed=9, density=0.35)
     y = (D[:, 0] ^ D[:, 1]).astype(np.int64)
     heads = [Head("xor", 2, 0.5)]
     sol = solve(D, y[:, None], 1e-3, heads, intercept=True, tol=1e-8)
-    _check(sol, _reference(D, y, 1e-3, "cross_entropy", None, True, head_weight=0.5), 1e-8)
+    assert_certified_optimum(sol, _reference(D, y, 1e-3, "cross_entropy", None, True, head_weight=0.5), 1e-8)
     assert np.all(np.isfinite(sol.coef))
 
 

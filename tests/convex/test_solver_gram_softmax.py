@@ -13,11 +13,12 @@ from collections import namedtuple
 import cvxpy  # noqa: F401  (the reference needs it: fail, do not skip, when it is missing)
 import numpy as np
 import pytest
-from references import group_lasso_optimum
+from references import assert_certified_optimum, binary_design, group_lasso_optimum
 
 import spikeopt.convex.gram_softmax as gs
 import spikeopt.convex.newton as newton
 from spikeopt.convex import solve
+from spikeopt.convex.gram_prox import group_violation
 from spikeopt.convex.solver import reg_max
 
 Head = namedtuple("Head", "name classes weight")
@@ -38,48 +39,37 @@ def calls(monkeypatch):
     return seen
 
 
-def _check(sol, ref, tol):
-    assert sol.converged and sol.gap <= tol
-    assert sol.dual <= ref + 1e-8, sol.dual - ref
-    assert abs(sol.primal - ref) <= 2e-6 * max(1.0, abs(ref)), (sol.primal, ref)
-
-
-def _binary(n, p, seed, density=0.3):
-    rng = np.random.default_rng(seed)
-    return (rng.random((n, p)) < density).astype(np.uint8), rng
-
-
 @pytest.mark.parametrize("intercept", [False, True])
 @pytest.mark.parametrize("frac", [0.5, 3e-3])
 def test_ten_classes_with_row_weights(intercept, frac, calls):
-    D, rng = _binary(50, 60, seed=1)
+    D, rng = binary_design(50, 60, seed=1)
     y = (D[:, :4] @ np.array([1, 2, 3, 4]) + rng.integers(0, 2, 50)) % 10
     w = 10.0 ** rng.uniform(-2, 2, 50)
     reg = frac * reg_max(D, y, "cross_entropy", sample_weight=w, intercept=intercept)
     sol = solve(D, y, reg, "cross_entropy", sample_weight=w, intercept=intercept, tol=1e-9)
-    _check(sol, group_lasso_optimum(D, y, reg, "cross_entropy", w, intercept, tol=1e-12, max_iter=500), 1e-9)
+    assert_certified_optimum(sol, group_lasso_optimum(D, y, reg, "cross_entropy", w, intercept, tol=1e-12, max_iter=500), 1e-9)
     assert calls
 
 
 def test_three_classes_separable_many_atoms_duplicates_and_zero_columns(calls):
-    D, rng = _binary(20, 300, seed=4, density=0.35)
+    D, rng = binary_design(20, 300, seed=4, density=0.35)
     D[:, 5] = D[:, 0]  # duplicate column
     D[:, 7] = 0  # all-zero column
     y = (D[:, 0] + 2 * D[:, 1]) % 3  # separable: atoms >> rows
     for reg in (1e-3, 1e-5):
         sol = solve(D, y, reg, "cross_entropy", intercept=True, tol=1e-8)
-        _check(sol, group_lasso_optimum(D, y, reg, "cross_entropy", None, True, tol=1e-12, max_iter=500), 1e-8)
+        assert_certified_optimum(sol, group_lasso_optimum(D, y, reg, "cross_entropy", None, True, tol=1e-12, max_iter=500), 1e-8)
         assert np.all(np.isfinite(sol.coef)) and not sol.coef[7].any()
     assert calls
 
 
 def test_two_heads_with_weights_and_intercept(calls):
-    D, rng = _binary(70, 90, seed=6)
+    D, rng = binary_design(70, 90, seed=6)
     Y = np.stack([(D[:, 0] + D[:, 1] + D[:, 2]) % 3, (D[:, 3] + rng.integers(0, 2, 70)) % 2], axis=1)
     heads = [Head("a", 3, 1.0), Head("b", 2, 0.3)]
     reg = 1e-2 * reg_max(D, Y, heads, intercept=True)
     sol = solve(D, Y, reg, heads, intercept=True, tol=1e-9)
-    _check(sol, group_lasso_optimum(D, Y, reg, heads, None, True, tol=1e-12, max_iter=500), 1e-9)
+    assert_certified_optimum(sol, group_lasso_optimum(D, Y, reg, heads, None, True, tol=1e-12, max_iter=500), 1e-9)
     assert calls
 
 
@@ -88,5 +78,5 @@ def test_group_violation_by_hand():
     G = np.array([[-0.6, -0.8], [0.3, 0.4], [1.2, 1.6], [2.0, 0.0]])
     regs = np.array([1.0, 1.0, 1.0, 0.0])  # last row unpenalized: its gradient norm counts
     # row 0: G + V/|V| = 0; row 1: |G| = 0.5 < 1 -> 0; row 2: 2 - 1 = 1; row 3: 2
-    assert gs.group_violation(V, G, regs) == pytest.approx(2.0)
-    assert gs.group_violation(V[:3], G[:3], regs[:3]) == pytest.approx(1.0)
+    assert group_violation(V, G, regs) == pytest.approx(2.0)
+    assert group_violation(V[:3], G[:3], regs[:3]) == pytest.approx(1.0)

@@ -54,3 +54,18 @@ def group_lasso_optimum(D: Any, Y: Any, reg: float, loss: Any, w: Any = None, in
         warnings.simplefilter("ignore")
         prob.solve(solver="CLARABEL", tol_gap_abs=tol, tol_gap_rel=tol, tol_feas=tol, max_iter=max_iter)
     return float(prob.value)
+
+
+def assert_certified_optimum(sol: Any, ref: float, tol: float) -> None:
+    """``sol`` converged to gap <= ``tol``, its dual is a true lower bound of the reference optimum
+    ``ref``, and its primal matches ``ref`` to 2e-6 (relative)."""
+    assert sol.converged and sol.gap <= tol
+    assert sol.dual <= sol.primal
+    assert sol.dual <= ref + 1e-8, sol.dual - ref  # the certified lower bound really is one
+    assert abs(sol.primal - ref) <= 2e-6 * max(1.0, abs(ref)), (sol.primal, ref)
+
+
+def binary_design(n: int, p: int, seed: int, density: float = 0.3) -> tuple[np.ndarray, np.random.Generator]:
+    """A seeded ``n x p`` uint8 0/1 design of the given density, and the generator for what follows."""
+    rng = np.random.default_rng(seed)
+    return (rng.random((n, p)) < density).astype(np.uint8), rng

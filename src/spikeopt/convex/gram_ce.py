@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gram_ws import dense_columns, quadratic_group_lasso, weighted_gram
-from .newton import _armijo, _change, feasible_scale
+from .gram_prox import ColumnCache, backtrack, solve_model
+from .gram_ws import weighted_gram
+from .newton import feasible_scale
 from .penalty import row_norms
 
 _E = np.array([-1.0, 1.0]) / np.sqrt(2.0)
-_MODEL_REL = 1e-3  # solve each Newton model until its optimality violation fell by this factor
-_MODEL_EPOCHS = 2000  # ... or this many coordinate-descent epochs on its Gram matrix
 
 
 def binary_softmax_weight(fit) -> float | None:
@@ -41,18 +40,6 @@ def binary_softmax_weight(fit) -> float | None:
     return float(ba[0])
 
 
-def _violation(V, Grad, regs) -> float:
-    """Largest distance of ``0`` to the subdifferential of the model, over the rows of ``V`` (c = 1)."""
-    v, g = V[:, 0], Grad[:, 0]
-    pen = regs > 0
-    out = np.abs(g).copy()
-    nz = pen & (v != 0)
-    out[nz] = np.abs(g[nz] + regs[nz] * np.sign(v[nz]))
-    z = pen & (v == 0)
-    out[z] = np.maximum(np.abs(g[z]) - regs[z], 0.0)
-    return float(out.max()) if out.size else 0.0
-
-
 class GramBinarySoftmaxSolver:
     """Solves a two-class softmax working-set problem by proximal Newton on Gram matrices."""
 
@@ -60,21 +47,7 @@ class GramBinarySoftmaxSolver:
         self.ctx = ctx
         self.a = weight
         self.last_gap = np.inf
-
-    def _columns(self, ws: np.ndarray) -> np.ndarray:
-        """Dense working-set columns, reusing those of the previous working set (it mostly grows)."""
-        old_ws, old_X = getattr(self, "_ws", None), getattr(self, "_X", None)
-        if old_ws is None or old_ws.size == 0:
-            X = dense_columns(self.ctx.design, ws)
-        else:
-            pos = np.minimum(np.searchsorted(old_ws, ws), old_ws.size - 1)
-            known = old_ws[pos] == ws
-            X = np.empty((self.ctx.n, ws.size), order="F")
-            X[:, known] = old_X[:, pos[known]]
-            if (~known).any():
-                X[:, ~known] = dense_columns(self.ctx.design, ws[~known])
-        self._ws, self._X = ws.copy(), X
-        return X
+        self._columns = ColumnCache(ctx.design, ctx.n)
 
     def solve_ws(self, W0, b0, ws, tol_in, budget, gap0=np.inf):
         ctx, fit = self.ctx, self.ctx.datafit
@@ -127,33 +100,17 @@ class GramBinarySoftmaxSolver:
             g = X.T @ gz
             design.n_passes += k / design.p
             Bq = A @ v - g
-            opt0 = [None]
-
-            def done(V, Grad):
-                viol = _violation(V, Grad, regs)
-                if opt0[0] is None:
-                    opt0[0] = viol
-                return viol <= _MODEL_REL * opt0[0]
-
-            V, _, it = quadratic_group_lasso(A, Bq[:, None], v[:, None], regs, done, _MODEL_EPOCHS)
+            V = solve_model(A, Bq[:, None], v[:, None], regs)
             iters += 1  # one proximal Newton step (its model is solved on the k x k Gram matrix)
             dv = V[:, 0] - v
             dz = X @ dv
             design.n_passes += k / design.p
             dZ = dz[:, None] * _E[None, :]
-            Wc, Wn = v[:k, None], V[:k, :]
             slope = float(np.sum(Gz * dZ)) + reg * (float(np.abs(V[:k, 0]).sum()) - pen)
             if not slope < 0.0:
                 break  # the model says we are optimal: the gap is at round-off level
-            t, accepted = 1.0, False
-            for _ in range(40):
-                Zt = Z + t * dZ
-                Wt = Wc + t * (Wn - Wc)
-                if _armijo(_change(fit, wn, Z, Zt, Gz, t * dZ, Wc, Wt, reg), t, slope, f):
-                    accepted = True
-                    break
-                t *= 0.5
-            if not accepted:
+            t = backtrack(fit, wn, Z, dZ, Gz, v[:k, None], V[:k, :], reg, slope, f)
+            if t is None:
                 break
             v = v + t * dv
             z = z + t * dz

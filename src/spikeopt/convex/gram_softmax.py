@@ -25,27 +25,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gram_ws import dense_columns, quadratic_group_lasso, weighted_gram
-from .newton import _armijo, _center, _change, feasible_scale, support_newton_step
+from .gram_prox import ColumnCache, backtrack, solve_model
+from .gram_ws import weighted_gram
+from .newton import _center, feasible_scale, support_newton_step
 from .penalty import row_norms
 
-_MODEL_REL = 1e-3  # solve each Newton model until its optimality violation fell by this factor
-_MODEL_EPOCHS = 2000  # ... or this many coordinate-descent epochs on its Gram matrix
 _FIXED_CURVATURE = False
 _SUPPORT_NEWTON = True
 _NEWTON_RATE = 0.5  # Newton-CG steps on the support go on while each at least halves the gap  # True: Boehning bound lam_i = curvature (one Gram per working set)
-
-
-def group_violation(V: np.ndarray, Grad: np.ndarray, regs: np.ndarray) -> float:
-    """Largest distance of ``0`` to the subdifferential of ``model + sum_j regs_j ||V_j||`` over the rows."""
-    nv = row_norms(V)
-    safe = np.where(nv > 0, nv, 1.0)
-    on = (regs > 0) & (nv > 0)
-    off = (regs > 0) & (nv == 0)
-    out = row_norms(Grad)  # unpenalized rows: the gradient itself
-    out[on] = row_norms(Grad[on] + (regs[on] / safe[on])[:, None] * V[on])
-    out[off] = np.maximum(out[off] - regs[off], 0.0)
-    return float(out.max()) if out.size else 0.0
 
 
 def gram_softmax_applies(ctx) -> bool:
@@ -64,22 +51,7 @@ class GramSoftmaxSolver:
     def __init__(self, ctx):
         self.ctx = ctx
         self.last_gap = np.inf
-        self._ws = None
-        self._X = None
-
-    def _columns(self, ws: np.ndarray) -> np.ndarray:
-        """Dense working-set columns, reusing those of the previous working set (it mostly grows)."""
-        if self._ws is None or self._ws.size == 0:
-            X = dense_columns(self.ctx.design, ws)
-        else:
-            pos = np.minimum(np.searchsorted(self._ws, ws), self._ws.size - 1)
-            known = self._ws[pos] == ws
-            X = np.empty((self.ctx.n, ws.size), order="F")
-            X[:, known] = self._X[:, pos[known]]
-            if (~known).any():
-                X[:, ~known] = dense_columns(self.ctx.design, ws[~known])
-        self._ws, self._X = ws.copy(), X
-        return X
+        self._columns = ColumnCache(ctx.design, ctx.n)
 
     def solve_ws(self, W0, b0, ws, tol_in, budget, gap0=np.inf):
         ctx, fit = self.ctx, self.ctx.datafit
@@ -150,15 +122,7 @@ class GramSoftmaxSolver:
             g = X.T @ Gz
             design.n_passes += k / design.p
             Bq = A @ V - g
-            opt0 = [None]
-
-            def done(Vm, Grad):
-                viol = group_violation(Vm, Grad, regs)
-                if opt0[0] is None:
-                    opt0[0] = viol
-                return viol <= _MODEL_REL * opt0[0]
-
-            Vn, _, _ = quadratic_group_lasso(A, Bq, V, regs, done, _MODEL_EPOCHS)
+            Vn = solve_model(A, Bq, V, regs)
             iters += 1  # one proximal Newton step (its model is solved on the k x k Gram matrix)
             dV = Vn - V
             dZ = X @ dV
@@ -166,18 +130,11 @@ class GramSoftmaxSolver:
             slope = float(np.sum(Gz * dZ)) + reg * (float(row_norms(Vn[:k]).sum()) - pen)
             if not slope < 0.0:
                 break  # the model says we are optimal: the gap is at round-off level
-            t, accepted = 1.0, False
-            for _ in range(40):
-                Zt = Z + t * dZ
-                Wt = V[:k] + t * dV[:k]
-                if _armijo(_change(fit, wn, Z, Zt, Gz, t * dZ, V[:k], Wt, reg), t, slope, f):
-                    accepted = True
-                    break
-                t *= 0.5
-            if not accepted:
+            t = backtrack(fit, wn, Z, dZ, Gz, V[:k], Vn[:k], reg, slope, f)
+            if t is None:
                 break
             V = V + t * dV
-            Z = Zt
+            Z = Z + t * dZ
             newton_next = np.array_equal(row_norms(V[:k]) > 0, support)  # the model step kept the support
         self.last_gap = gap
         return V[:k].copy(), (V[k].copy() if icpt else None), iters
