@@ -81,7 +81,7 @@ BASE = [
     "convex.reg=1e-3",
 ]
 # --defaults: nothing pinned but the progress bars (library defaults: 16 x 32 LIF, depth 1, synaptic
-# delays and a spike-count readout, SG 30 epochs; CVX calibrated witnesses, 2048 atoms, reg auto)
+# delays and a spike-count readout, SG 30 epochs; CVX calibrated witnesses, 8192 atoms, reg auto)
 DEFAULTS = ["sg.progress=false", "finetune.progress=false", "convex.progress=false"]
 
 

@@ -18,7 +18,7 @@ def test_keys_of_float_reg_configs_are_those_from_before_the_path():
     assert RunConfig().override(["method=sg-cvx", "convex.reg=1e-4", "task=mnist-seq", *PAPER_CVX]).key() == "480d1ad74873702d"
     # the default SG config (convex.reg defaulted to 1e-3 then) hashes as before when reg is pinned
     assert RunConfig().override(["convex.reg=1e-3", *PAPER_CVX]).key() == "7af90a0efd6c8145"
-    # today's cvx default (calibrated witnesses, 2048 atoms) is another run, so another key
+    # today's cvx default (calibrated witnesses, 8192 atoms) is another run, so another key
     assert RunConfig().override(["method=cvx", "convex.reg=0.01"]).key() != "ab593906692ceb2f"
 
 
