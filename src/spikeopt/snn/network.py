@@ -22,6 +22,8 @@ accuracy from. ``delays=(0,)`` (the default) is the plain network.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -359,9 +361,17 @@ class ParallelLIFSNN(nn.Module):
     @torch.no_grad()
     def hidden_spikes(self, x: Tensor) -> Tensor:
         """Hard spikes of the last hidden layer ``[T, B, K, width]`` (what the convex method reads)."""
-        mode, self.spike_mode = self.spike_mode, "hard"
-        try:
+        with spike_mode(self, "hard"):
             return self.hidden(x)[0]
-        finally:
-            self.spike_mode = mode
 
+
+@contextmanager
+def spike_mode(model: ParallelLIFSNN, mode: str) -> Iterator[ParallelLIFSNN]:
+    """Run ``model`` with ``spike_mode = mode`` inside the block, restoring the previous mode after."""
+    if mode not in SPIKE_MODES:
+        raise ValueError(f"spike mode must be one of {', '.join(map(repr, SPIKE_MODES))}, got {mode!r}")
+    old, model.spike_mode = model.spike_mode, mode
+    try:
+        yield model
+    finally:
+        model.spike_mode = old

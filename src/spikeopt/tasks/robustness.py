@@ -6,12 +6,11 @@ calls it on the network it trained.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
 
 import torch
 
-from spikeopt.snn.network import ParallelLIFSNN
+from spikeopt.snn.network import ParallelLIFSNN, spike_mode
 from spikeopt.tasks.base import SequenceData, Task
 from spikeopt.tasks.corruptions import gaussian_noise
 
@@ -24,18 +23,6 @@ class CorruptionLevels(Protocol):
     jitter_us: float
     noise_std: float
     corruption_seed: int
-
-
-@contextmanager
-def spike_mode(model: ParallelLIFSNN, mode: str) -> Iterator[ParallelLIFSNN]:
-    """Run ``model`` with ``spike_mode = mode`` inside the block, restoring the previous mode after."""
-    if mode not in ("hard", "smooth"):
-        raise ValueError(f"spike mode must be 'hard' or 'smooth', got {mode!r}")
-    old, model.spike_mode = model.spike_mode, mode
-    try:
-        yield model
-    finally:
-        model.spike_mode = old
 
 
 def transfer_scores(task: Task, model: ParallelLIFSNN, data: SequenceData) -> dict[str, float]:

@@ -35,9 +35,9 @@ import torch
 from torch import Tensor, nn
 
 from spikeopt.snn.config import ModelConfig
-from spikeopt.snn.network import ParallelLIFSNN
+from spikeopt.snn.network import ParallelLIFSNN, spike_mode
 from spikeopt.tasks.base import SequenceData, Task
-from spikeopt.tasks.robustness import corruption_scores, spike_mode, transfer_scores
+from spikeopt.tasks.robustness import corruption_scores, transfer_scores
 from spikeopt.train.base import MethodOutput, MethodSpec
 from spikeopt.train.loop import LoopSettings, minibatches, run_epochs
 from spikeopt.train.lr_schedule import make_scheduler
