@@ -54,13 +54,7 @@ class GramBinarySoftmaxSolver:
         design, wn, reg, icpt = ctx.design, ctx.wn, ctx.reg, ctx.intercept
         ws = np.asarray(ws, dtype=np.int64)
         k = ws.size
-        X = self._columns(ws)
-        if icpt:
-            X = np.asfortranarray(np.hstack([X, np.ones((ctx.n, 1))]))
-        X32 = X.astype(np.float32, order="F")  # exact copy of 0/1 (and float32) atoms, for the Hessian
-        regs = np.full(X.shape[1], reg)
-        if icpt:
-            regs[-1] = 0.0
+        X, X32, regs = self._columns.block(ws, icpt, reg)
         v = np.zeros(X.shape[1])
         v[:k] = np.asarray(W0, dtype=np.float64) @ _E
         b = np.zeros(2) if b0 is None else np.asarray(b0, dtype=np.float64) - float(np.mean(b0))

@@ -76,3 +76,15 @@ class ColumnCache:
                 X[:, ~known] = dense_columns(self.design, ws[~known])
         self.ws, self.X = ws.copy(), X
         return X
+
+    def block(self, ws: np.ndarray, intercept: bool, reg: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The working set's model block: columns ``X`` (a ones column last with an intercept), their
+        float32 copy for the model's Gram matrix (exact for 0/1 and float32 atoms) and the per-row
+        penalties (0 for the intercept)."""
+        X = self(ws)
+        if intercept:
+            X = np.asfortranarray(np.hstack([X, np.ones((self.n, 1))]))
+        regs = np.full(X.shape[1], reg)
+        if intercept:
+            regs[-1] = 0.0
+        return X, X.astype(np.float32, order="F"), regs

@@ -58,16 +58,11 @@ class GramSoftmaxSolver:
         design, wn, reg, icpt = ctx.design, ctx.wn, ctx.reg, ctx.intercept
         ws = np.asarray(ws, dtype=np.int64)
         k, c = ws.size, fit.n_outputs
-        X = self._columns(ws)
-        if icpt:
-            X = np.asfortranarray(np.hstack([X, np.ones((ctx.n, 1))]))
-        X32 = X.astype(np.float32, order="F")  # exact copy of 0/1 (and float32) atoms, for the model only
-        regs = np.full(X.shape[1], reg)
+        X, X32, regs = self._columns.block(ws, icpt, reg)
         V = np.zeros((X.shape[1], c))
         V[:k] = np.asarray(W0, dtype=np.float64)
         _center(V, fit, np.ones(c, dtype=bool))  # zero-mean softmax blocks: same logits, smaller penalty
         if icpt:
-            regs[-1] = 0.0
             V[k] = 0.0 if b0 is None else np.asarray(b0, dtype=np.float64)
         Z = X @ V
         design.n_passes += k / design.p
