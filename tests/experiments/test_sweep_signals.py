@@ -19,7 +19,7 @@ from spikeopt.cli import main
 from spikeopt.experiments import reproduce as reproduce_mod
 from spikeopt.experiments.reproduce import resolve
 from spikeopt.experiments.sweep import plan
-from spikeopt.experiments.tables import SUITES
+from spikeopt.experiments.suites import SUITES
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))

@@ -12,8 +12,8 @@ from spikeopt.experiments.protocol import PROTOCOLS, Protocol
 from spikeopt.experiments.report import header
 from spikeopt.experiments.store import Store
 from spikeopt.experiments.sweep import RunFn, SweepStats, default_run, run_sweep
-from spikeopt.experiments.tables import SUITES
-from spikeopt.experiments import paper
+from spikeopt.experiments.suites import SUITES
+from spikeopt.experiments.claims import render_claims
 
 DB_NAME = "runs.sqlite"
 
@@ -61,12 +61,16 @@ def render_report(out: str | Path, protocol: str | Protocol = "quick", only: lis
         extra = [f"Runs: {stats.total} in total, {stats.skipped} already stored, {stats.done} run now, "
                  f"{stats.failed} failed; sweep time {stats.seconds / 60:.1f} min.", ""]
     parts = [header(f"spikeopt reproduce --{p.name}", p.describe(), extra)]
+    sections, claims = [], []
     with Store(db) as store:
         for n in names:
-            table = paper.TABLES[int(n[-1])]
-            body = SUITES[n].render(p, store, out)
-            notes = "".join(f"\n- paper note: {x}" for x in table.notes)
-            parts.append(f"## Table {table.number}: {table.title}\n\n{body}\n{notes}\n")
+            suite = SUITES[n]
+            body = suite.render(p, store, out)
+            claims += suite.claims(p, store)
+            notes = "".join(f"\n- {x}" for x in suite.notes)
+            sections.append(f"## {suite.title}\n\n{body}\n{notes}\n")
+    parts.append(f"## Claims: the papers' statements beside ours\n\n{render_claims(claims)}\n")
+    parts += sections
     path = out / "report.md"
     path.write_text("\n".join(parts))
     return path

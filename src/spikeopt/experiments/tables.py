@@ -7,7 +7,6 @@ Each suite is ``specs(protocol) -> [SweepSpec]`` plus ``render(protocol, store, 
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,6 +30,7 @@ from spikeopt.experiments.report import (
 )
 from spikeopt.experiments.select import Stat, Summary, spec_records, summarize
 from spikeopt.experiments.store import Store
+from spikeopt.experiments.suite import Suite
 from spikeopt.experiments.sweep import SweepSpec
 from spikeopt.plots.experiments import line_panels, training_curves
 
@@ -333,18 +333,18 @@ def t6_render(p: Protocol, store: Store, folder: Path) -> str:
                                         "training samples", "test accuracy (addition base 2)", logx=True))
 
 
-@dataclass(frozen=True)
-class Suite:
-    name: str
-    specs: Callable[[Protocol], list[SweepSpec]]
-    render: Callable[[Protocol, Store, Path], str]
+def _table_suite(number: int, specs: Callable[[Protocol], list[SweepSpec]],
+                 render: Callable[[Protocol, Store, Path], str]) -> Suite:
+    table = paper.TABLES[number]
+    return Suite(f"table{number}", f"Table {number}: {table.title}", specs, render,
+                 notes=tuple(f"paper note: {x}" for x in table.notes))
 
 
-SUITES: dict[str, Suite] = {
-    "table1": Suite("table1", t1_specs, t1_render),
-    "table2": Suite("table2", t2_specs, t2_render),
-    "table3": Suite("table3", t3_specs, t3_render),
-    "table4": Suite("table4", t4_specs, t4_render),
-    "table5": Suite("table5", t5_specs, t5_render),
-    "table6": Suite("table6", t6_specs, t6_render),
-}
+TABLE_SUITES: list[Suite] = [
+    _table_suite(1, t1_specs, t1_render),
+    _table_suite(2, t2_specs, t2_render),
+    _table_suite(3, t3_specs, t3_render),
+    _table_suite(4, t4_specs, t4_render),
+    _table_suite(5, t5_specs, t5_render),
+    _table_suite(6, t6_specs, t6_render),
+]
