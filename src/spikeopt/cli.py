@@ -31,7 +31,8 @@ _MODEL_FLAGS: dict[str, tuple[str, Any, str]] = {
 # Every other section's flags come from its config fields (``spikeopt.train.base.option``): the
 # section's prefix + the field's flag name, the field's help with who reads it.
 _SECTION_FLAGS = {"sg": ("", "SG"), "finetune": ("ft-", "fine-tuning (sg-sg, cvx-sg):"), "convex": ("", ""),
-                  "admm": ("admm-", "ADMM"), "sast": ("", "SAST:")}
+                  "admm": ("admm-", "ADMM"), "sast": ("", "SAST:"),
+                  "stages": ("", "")}
 
 
 @dataclasses.dataclass(frozen=True)

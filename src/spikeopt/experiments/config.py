@@ -20,7 +20,7 @@ import yaml
 
 from spikeopt.train.registry import MethodSettings
 
-# The settings sections (model, sg, finetune, convex, admm, sast) and their dataclasses.
+# The settings sections (model, sg, finetune, convex, admm, sast, stages) and their dataclasses.
 _SECTIONS: dict[str, type] = {
     f.name: type(getattr(MethodSettings(), f.name)) for f in dataclasses.fields(MethodSettings)
 }
@@ -155,6 +155,8 @@ NEUTRAL_ADDED_FIELDS: dict[str, dict[str, Any]] = {
     "sast": {"lr_schedule": "constant", "lr_step_size": 10, "lr_gamma": 0.1, "checkpoint": None, "resume": False},
     # mid-run checkpoints change where state is saved, not what is trained
     "admm": {"checkpoint": None, "resume": False, "checkpoint_every": 10},
+    # a whole section added later: left out of the hash while every field is neutral
+    "stages": {"pretrain_fraction": None},
 }
 
 
@@ -168,6 +170,8 @@ def config_key(data: dict[str, Any]) -> str:
         if isinstance(data.get(section), dict):
             data[section] = {k: v for k, v in data[section].items() if not (k in neutral and v == neutral[k]
                                                                              and type(v) is type(neutral[k]))}
+            if not data[section]:
+                del data[section]
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=_canonical)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -17,6 +17,7 @@ from spikeopt.experiments.sweep import SweepSpec
 
 SG_METHODS = ("sg", "sg-sg")
 CVX_METHODS = ("cvx", "sg-cvx")
+PRETRAIN_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,13 @@ class Protocol:
         return [
             f"- seeds {list(self.seeds)}; validation selection per seed, test mean ± sample std over seeds",
             f"- model: {self.subnetworks} subnetworks x width {self.width}; shallow depth 1, deep depth {self.deep}",
-            f"- SG: Adam, {self.sg_epochs} epochs, batch {self.batch_size}, lr grid {list(self.lr_grid)}; "
-            f"fine-tuning (sg-sg) {self.ft_epochs} epochs at lr 1e-3",
-            f"- CVX: Gaussian witnesses; reg grid {list(self.reg_grid)}; sg-cvx uses SG at lr {self.lr_grid[0]}",
+            f"- SG: Adam, {self.sg_epochs} epochs, batch {self.batch_size}, lr grid {list(self.lr_grid)}, weight-decay "
+            f"grid {list(self.reg_grid)} (App. F: the SG and CVX regularisation grids are the same); "
+            f"fine-tuning (sg-sg, cvx-sg) {self.ft_epochs} epochs at lr 1e-3",
+            f"- two-stage methods (sg-sg, sg-cvx, cvx-sg) pretrain on a seeded {PRETRAIN_FRACTION:.0%} of the "
+            "training rows and fine-tune / reconstruct on the rest (App. F: separate splits; sizes lost)",
+            f"- CVX: Gaussian witnesses; reg grid {list(self.reg_grid)}; sg-cvx uses SG at lr {self.lr_grid[0]} "
+            "without weight decay",
             f"- first-last-XOR: n train/val/test {list(self.xor_sizes)}, horizons T={list(self.xor_horizons)}, "
             f"depth ablation {list(self.xor_depths)}, timestep ablation {list(self.xor_steps)}",
             f"- addition: {self.add_digits} digits, n train/val/test/ood {list(self.add_sizes)}, OOD 2x/5x/10x, "
@@ -114,6 +119,9 @@ def base_config(p: Protocol, task: str, **options: Any) -> RunConfig:
         "convex.witnesses": "gaussian", "convex.atoms": None, "convex.progress": False,
         # the paper selects on the validation split
         "convex.select": "val",
+        # App. F: "each run uses separate pretraining and finetuning splits" (their sizes were lost in
+        # extraction; half of the training rows for each stage is our choice)
+        "stages.pretrain_fraction": PRETRAIN_FRACTION,
     })
 
 
@@ -144,7 +152,9 @@ def method_spec(
     ``extra`` grid keys (selected over, e.g. lambda_carry)."""
     grid: dict[str, list[Any]] = {"method": [method]}
     if method in ("sg", "sg-sg"):
+        # App. F: "the SG and CVX regularization grids are both" the same grid; SG's is Adam's weight decay
         grid["sg.lr"] = list(p.lr_grid)
+        grid["sg.weight_decay"] = list(p.reg_grid)
     else:
         grid["convex.reg"] = list(p.reg_grid)
     grid.update(extra or {})

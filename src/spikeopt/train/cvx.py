@@ -32,6 +32,7 @@ from spikeopt.tasks.base import SequenceData, Task
 from spikeopt.train.base import MethodOutput, MethodSpec
 from spikeopt.train.convex_config import ConvexConfig
 from spikeopt.train.convex_stage import run_convex_stage
+from spikeopt.train.stages import StageConfig, stage_splits
 from spikeopt.train.surrogate import SGConfig, fit_sg, train_stage
 
 BLOCK_NEURONS = 1024  # witness neurons drawn per block when growing to ``atoms`` (calibration cost ~ block)
@@ -120,9 +121,10 @@ def fit_cvx(task: Task, splits: dict[str, SequenceData], seed: int, device: torc
 
 
 def fit_sg_cvx(task: Task, splits: dict[str, SequenceData], seed: int, device: torch.device, *,
-               model: ModelConfig, sg: SGConfig, convex: ConvexConfig) -> MethodOutput:
+               model: ModelConfig, sg: SGConfig, convex: ConvexConfig, stages: StageConfig) -> MethodOutput:
     """Method ``sg-cvx``: ``sg``, then its hidden layers frozen as witnesses of a certified convex readout."""
-    pre = fit_sg(task, splits, seed, device, model=model, sg=sg)
+    first, splits = stage_splits(splits, stages, seed)
+    pre = fit_sg(task, first, seed, device, model=model, sg=sg)
     readout = pre.model.readout
     layout = LAYOUT_OF_READOUT[readout]
     candidates = witness_sampler(task, convex, splits["train"], replace(model, subnetworks=convex.grow_candidates),
@@ -137,9 +139,10 @@ def fit_sg_cvx(task: Task, splits: dict[str, SequenceData], seed: int, device: t
 
 
 def fit_cvx_sg(task: Task, splits: dict[str, SequenceData], seed: int, device: torch.device, *,
-               model: ModelConfig, convex: ConvexConfig, finetune: SGConfig) -> MethodOutput:
+               model: ModelConfig, convex: ConvexConfig, finetune: SGConfig, stages: StageConfig) -> MethodOutput:
     """Method ``cvx-sg``: ``cvx``, then SG fine-tuning of all its parameters (``finetune`` budget)."""
-    out = fit_cvx(task, splits, seed, device, model=model, convex=convex)
+    first, splits = stage_splits(splits, stages, seed)
+    out = fit_cvx(task, first, seed, device, model=model, convex=convex)
     for p in out.model.parameters():
         p.requires_grad_(True)
     out.info["cvx_val"] = task.evaluate(out.model, splits["val"]) if "val" in splits else None
@@ -149,7 +152,9 @@ def fit_cvx_sg(task: Task, splits: dict[str, SequenceData], seed: int, device: t
 
 CVX = MethodSpec("cvx", {"model": ModelConfig, "convex": ConvexConfig}, fit_cvx,
                  summary="witnesses, certified convex readout, rebuilt network")
-SG_CVX = MethodSpec("sg-cvx", {"model": ModelConfig, "sg": SGConfig, "convex": ConvexConfig}, fit_sg_cvx,
+SG_CVX = MethodSpec("sg-cvx", {"model": ModelConfig, "sg": SGConfig, "convex": ConvexConfig, "stages": StageConfig},
+                    fit_sg_cvx,
                     summary="SG-trained hidden layers, certified convex readout")
-CVX_SG = MethodSpec("cvx-sg", {"model": ModelConfig, "convex": ConvexConfig, "finetune": SGConfig}, fit_cvx_sg,
+CVX_SG = MethodSpec("cvx-sg", {"model": ModelConfig, "convex": ConvexConfig, "finetune": SGConfig,
+                                "stages": StageConfig}, fit_cvx_sg,
                     summary="the CVX network, then SG fine-tuning (finetune budget)")

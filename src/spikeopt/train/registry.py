@@ -29,6 +29,7 @@ from spikeopt.train.convex_config import ConvexConfig
 from spikeopt.train.cvx import CVX, CVX_SG, SG_CVX
 from spikeopt.train.sast import SAST
 from spikeopt.train.sast_config import SASTConfig
+from spikeopt.train.stages import StageConfig
 from spikeopt.train.surrogate import SG, SG_SG, SGConfig
 
 METHODS: dict[str, MethodSpec] = {m.name: m for m in (SG, CVX, SG_CVX, SG_SG, CVX_SG, ADMM, SAST)}
@@ -45,6 +46,7 @@ class MethodSettings:
     convex: ConvexConfig = field(default_factory=ConvexConfig)
     admm: ADMMConfig = field(default_factory=ADMMConfig)
     sast: SASTConfig = field(default_factory=SASTConfig)
+    stages: StageConfig = field(default_factory=StageConfig)
 
 
 SECTIONS = tuple(f.name for f in fields(MethodSettings))

@@ -22,6 +22,7 @@ from spikeopt.tasks.base import SequenceData, Task, check_labels
 from spikeopt.train.base import MethodOutput, MethodSpec, option
 from spikeopt.train.loop import LoopSettings, minibatches, plain_step, run_epochs
 from spikeopt.train.lr_schedule import check_schedule, make_scheduler
+from spikeopt.train.stages import StageConfig, stage_splits
 from spikeopt.train.memory import (
     EVAL_BATCH,
     FLOAT32,
@@ -218,14 +219,16 @@ def fit_sg(task: Task, splits: dict[str, SequenceData], seed: int, device: torch
 
 
 def fit_sg_sg(task: Task, splits: dict[str, SequenceData], seed: int, device: torch.device, *, model: ModelConfig,
-              sg: SGConfig, finetune: SGConfig) -> MethodOutput:
+              sg: SGConfig, finetune: SGConfig, stages: StageConfig) -> MethodOutput:
     """Method ``sg-sg``: ``sg``, then fine-tuning with the ``finetune`` budget (that of ``cvx-sg``)."""
-    out = fit_sg(task, splits, seed, device, model=model, sg=sg)
-    train_stage(out.model, task, splits, finetune, seed + 1, device, "finetune", out.info)
+    first, second = stage_splits(splits, stages, seed)
+    out = fit_sg(task, first, seed, device, model=model, sg=sg)
+    train_stage(out.model, task, second, finetune, seed + 1, device, "finetune", out.info)
     return out
 
 
 SG = MethodSpec("sg", {"model": ModelConfig, "sg": SGConfig}, fit_sg,
                 summary="surrogate-gradient training of hidden layers and readout")
-SG_SG = MethodSpec("sg-sg", {"model": ModelConfig, "sg": SGConfig, "finetune": SGConfig}, fit_sg_sg,
+SG_SG = MethodSpec("sg-sg", {"model": ModelConfig, "sg": SGConfig, "finetune": SGConfig, "stages": StageConfig},
+                   fit_sg_sg,
                    summary="SG training, then SG fine-tuning (finetune budget)")
