@@ -102,6 +102,9 @@ def reproduce_parser() -> argparse.ArgumentParser:
                    help="run only these suites: table1 ... table6 (repeat or comma-separate)")
     p.add_argument("--out", required=True, help="output folder: runs.sqlite, report.md, plots")
     p.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2; 0 = in process)")
+    p.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="MNIST-format IDX files (MNIST, Fashion-MNIST or EMNIST layout) for the mnist-seq rows of "
+                        "Tables 2 and 5 instead of the built-in 8x8 digits; give it again with --report-only")
     p.add_argument("--report-only", action="store_true", help="only re-render report.md from the stored runs")
     p.add_argument("--retry-failed", action="store_true", help="run failed runs again instead of skipping them")
     p.add_argument("--no-progress", action="store_true", help="hide the live progress bar")
@@ -114,16 +117,16 @@ def cmd_reproduce(argv: list[str]) -> int:
     only = [n.strip() for item in args.only for n in item.split(",") if n.strip()] or None
     if args.workers < 0:
         raise ValueError(f"--workers must be >= 0, got {args.workers}")
-    resolve(protocol, only)  # bad suite names fail before anything is created
+    resolve(protocol, only, args.data_dir)  # bad suite names or data folders fail before anything is created
     check_output_folder(args.out, "--out")
     t0 = time.perf_counter()
     if args.report_only:
-        path = render_report(args.out, protocol, only)
+        path = render_report(args.out, protocol, only, data_dir=args.data_dir)
         print(f"report written to {path}")
         return 0
     try:
         path, stats = reproduce(args.out, protocol, only, workers=args.workers, progress=not args.no_progress,
-                                retry_failed=args.retry_failed)
+                                retry_failed=args.retry_failed, data_dir=args.data_dir)
     except KeyboardInterrupt:
         db = Path(args.out) / DB_NAME
         stored = 0

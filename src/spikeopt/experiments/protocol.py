@@ -47,7 +47,14 @@ class Protocol:
     mnist_depths: tuple[int, ...]
     mnist_step_grid: tuple[int, ...]
     table1_counts: tuple[int, ...] = (2, 16, 32, 64)
+    mnist_data_dir: str | None = None  # MNIST-format IDX files for mnist-seq; None: the built-in 8x8 digits
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def mnist_data(self) -> str:
+        """Which images mnist-seq runs on, for the report."""
+        if self.mnist_data_dir is None:
+            return "built-in 8x8 digits (scikit-learn)"
+        return f"MNIST-format IDX files in {self.mnist_data_dir}"
 
     def describe(self) -> list[str]:
         """Markdown bullet lines for the report header."""
@@ -65,7 +72,7 @@ class Protocol:
             f"depth ablation {list(self.xor_depths)}, timestep ablation {list(self.xor_steps)}",
             f"- addition: {self.add_digits} digits, n train/val/test/ood {list(self.add_sizes)}, OOD 2x/5x/10x, "
             f"lambda_carry grid {list(self.lambda_grid)} (Table 3), training sizes {list(self.add_train_sizes)} (Table 6)",
-            f"- mnist-seq: built-in 8x8 digits (sklearn), T={self.mnist_steps}, n_train cap {self.mnist_n_train}, "
+            f"- mnist-seq: {self.mnist_data()}, T={self.mnist_steps}, n_train cap {self.mnist_n_train}, "
             f"depths {list(self.mnist_depths)}, timesteps {list(self.mnist_step_grid)}",
             *[f"- {n}" for n in self.notes],
         ]
@@ -137,7 +144,8 @@ def addition_base(p: Protocol, base: int, n_train: int | None = None) -> RunConf
 
 
 def mnist_base(p: Protocol, steps: int | None = None) -> RunConfig:
-    return base_config(p, "mnist-seq", steps=steps or p.mnist_steps, n_train=p.mnist_n_train)
+    options = {"data_dir": p.mnist_data_dir} if p.mnist_data_dir is not None else {}
+    return base_config(p, "mnist-seq", steps=steps or p.mnist_steps, n_train=p.mnist_n_train, **options)
 
 
 def select_metric(cfg: RunConfig) -> str:

@@ -6,6 +6,7 @@ so an interrupted reproduction resumes, and ``render_report`` alone rebuilds the
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from spikeopt.experiments.protocol import PROTOCOLS, Protocol
@@ -14,16 +15,22 @@ from spikeopt.experiments.store import Store
 from spikeopt.experiments.sweep import RunFn, SweepStats, default_run, run_sweep
 from spikeopt.experiments.suites import SUITES
 from spikeopt.experiments.claims import render_claims
+from spikeopt.tasks.mnist_seq import find_idx_files
 
 DB_NAME = "runs.sqlite"
 
 
-def resolve(protocol: str | Protocol, only: list[str] | None) -> tuple[Protocol, list[str]]:
-    """Check the protocol and suite names; errors list the valid ones."""
+def resolve(protocol: str | Protocol, only: list[str] | None,
+            data_dir: str | Path | None = None) -> tuple[Protocol, list[str]]:
+    """Check the protocol, the suite names and ``data_dir`` (MNIST-format IDX files for mnist-seq, checked
+    before any run starts); errors list the valid ones."""
     if isinstance(protocol, str):
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
         protocol = PROTOCOLS[protocol]
+    if data_dir is not None:
+        find_idx_files(data_dir)  # a wrong folder fails now, not after hours of other tables
+        protocol = replace(protocol, mnist_data_dir=str(Path(data_dir).resolve()))
     names = list(only or SUITES)
     bad = [n for n in names if n not in SUITES]
     if bad:
@@ -34,12 +41,14 @@ def resolve(protocol: str | Protocol, only: list[str] | None) -> tuple[Protocol,
 def reproduce(
     out: str | Path, protocol: str | Protocol = "quick", only: list[str] | None = None, workers: int = 2,
     run_fn: RunFn | None = None, progress: bool = True, retry_failed: bool = False,
+    data_dir: str | Path | None = None,
 ) -> tuple[Path, SweepStats]:
     """Run the suites (all runs in one pool, shared configs once), then write the report.
 
-    ``run_fn`` defaults to this module's ``default_run``, looked up at call time."""
+    ``data_dir``: MNIST / Fashion-MNIST / EMNIST IDX files that mnist-seq (Tables 2 and 5) runs on instead
+    of the built-in 8x8 digits. ``run_fn`` defaults to this module's ``default_run``, looked up at call time."""
     run_fn = run_fn or default_run
-    p, names = resolve(protocol, only)
+    p, names = resolve(protocol, only, data_dir)
     out = Path(out)
     specs = [spec for n in names for spec in SUITES[n].specs(p)]
     with Store(out / DB_NAME) as store:
@@ -49,9 +58,10 @@ def reproduce(
 
 
 def render_report(out: str | Path, protocol: str | Protocol = "quick", only: list[str] | None = None,
-                  stats: SweepStats | None = None) -> Path:
-    """Write ``<out>/report.md`` (and plots) from the runs stored in ``<out>/runs.sqlite``."""
-    p, names = resolve(protocol, only)
+                  stats: SweepStats | None = None, data_dir: str | Path | None = None) -> Path:
+    """Write ``<out>/report.md`` (and plots) from the runs stored in ``<out>/runs.sqlite``; pass the
+    ``data_dir`` the runs used (their configs name it, so other runs are not mixed in)."""
+    p, names = resolve(protocol, only, data_dir)
     out = Path(out)
     db = out / DB_NAME
     if not db.is_file():
