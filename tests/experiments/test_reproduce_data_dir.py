@@ -16,7 +16,7 @@ from spikeopt.tasks import make_task
 from spikeopt.tasks.idx import write_idx
 
 sys.path.insert(0, str(Path(__file__).parent))
-import fake_runs  # noqa: E402
+import fake_runs
 
 TINY = dataclasses.replace(QUICK, name="tiny", seeds=(0,), mnist_n_train=20, mnist_steps=4, mnist_step_grid=(4,),
                            mnist_depths=(1,))
