@@ -76,3 +76,11 @@ def test_report_renders_from_stored_database(tmp_path):
 
 def test_reproduce_rejects_unknown_suite(tmp_path):
     assert main(["reproduce", "--quick", "--only", "table9", "--out", str(tmp_path)]) == 2
+
+
+def test_table1_shows_the_objective_in_nats_and_in_bits(tmp_path):
+    path, _ = reproduce(tmp_path, TINY, only=["table1"], workers=0, run_fn=fake_runs.paper_run, progress=False)
+    text = path.read_text()
+    assert "| primal (nats) | primal (bits) |" in text
+    # the fake certificate's primal 0.5 nats is 0.5 / ln 2 = 0.72135 bits (hand-computed)
+    assert "| 0.5000 | 0.7213 |" in text and "in bits a zero readout scores 1.000" in text
