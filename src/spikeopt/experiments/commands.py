@@ -14,6 +14,7 @@ from spikeopt.experiments.outputs import (
 )
 from spikeopt.experiments.reproduce import DB_NAME, render_report, reproduce, resolve
 from spikeopt.experiments.store import RunRecord, Store, export_records
+from spikeopt.experiments.suites import SUITES
 
 
 def results_parser() -> argparse.ArgumentParser:
@@ -106,9 +107,32 @@ def reproduce_parser() -> argparse.ArgumentParser:
                    help="MNIST-format IDX files (MNIST, Fashion-MNIST or EMNIST layout) for the mnist-seq rows of "
                         "Tables 2 and 5 instead of the built-in 8x8 digits; give it again with --report-only")
     p.add_argument("--report-only", action="store_true", help="only re-render report.md from the stored runs")
+    p.add_argument("--estimate", action="store_true",
+                   help="only estimate the time per table (one probe run per run shape, SG stages cut to one epoch) "
+                        "and exit; --full always prints this estimate before it starts")
     p.add_argument("--retry-failed", action="store_true", help="run failed runs again instead of skipping them")
     p.add_argument("--no-progress", action="store_true", help="hide the live progress bar")
     return p
+
+
+def print_estimates(out: str, protocol: str, only: list[str] | None, workers: int, data_dir: str | None) -> None:
+    """The time each table still needs, measured by probes (``experiments/estimate.py``), before any run."""
+    from spikeopt.experiments.estimate import describe, describe_seconds, estimate
+
+    p, names = resolve(protocol, only, data_dir)
+    db = Path(out) / DB_NAME
+    done: set[str] = set()
+    if db.is_file():
+        with Store(db, read_only=True) as store:
+            done = store.finished()
+    print(f"estimating the time of reproduce --{p.name} (probes run first)...", flush=True)
+    total = 0.0
+    for name in names:
+        e = estimate(SUITES[name].specs(p), done)
+        total += e.wall(workers)
+        print("  " + describe(name, e, workers), flush=True)
+    print(f"  total: about {describe_seconds(total)} (tables that share runs count them once each; an upper estimate: "
+          "early stopping only shortens runs)", flush=True)
 
 
 def cmd_reproduce(argv: list[str]) -> int:
@@ -124,6 +148,10 @@ def cmd_reproduce(argv: list[str]) -> int:
         path = render_report(args.out, protocol, only, data_dir=args.data_dir)
         print(f"report written to {path}")
         return 0
+    if args.estimate or args.full:
+        print_estimates(args.out, protocol, only, args.workers, args.data_dir)
+        if args.estimate:
+            return 0
     try:
         path, stats = reproduce(args.out, protocol, only, workers=args.workers, progress=not args.no_progress,
                                 retry_failed=args.retry_failed, data_dir=args.data_dir)

@@ -1,0 +1,90 @@
+"""How long a reproduction will take, measured before it starts.
+
+A cost model fitted to one machine is wrong on the next, so the estimate is measured: the runs still
+to do are grouped by *shape* (everything that sets the cost: task sizes, model, method, epochs; not
+the seed or the selected hyperparameters, which change the numbers but not the work), one probe per
+shape runs with its surrogate-gradient stages cut to one epoch, and each stage's measured time is
+scaled back to its epochs. Early stopping can only make runs shorter, so the estimate is an upper
+one on a machine as loaded as during the probes.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from spikeopt.experiments.config import RunConfig, config_key
+from spikeopt.experiments.sweep import SweepSpec, default_run, plan
+
+# Grid keys that select among equal-cost runs (reported separately as rows, they would still cost the same).
+COST_FREE_KEYS = ("seed", "sg.lr", "sg.weight_decay", "finetune.lr", "finetune.weight_decay", "convex.reg",
+                  "task_options.lambda_carry")
+# (config section, the timings entry its epochs cost) of each surrogate-gradient stage.
+SG_STAGES = (("sg", "sg_s"), ("finetune", "finetune_s"))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Runs left and the probe-based time they need, in seconds of one worker (divide by workers)."""
+
+    runs: int
+    shapes: int
+    worker_seconds: float
+    probe_seconds: float
+
+    def wall(self, workers: int) -> float:
+        return self.worker_seconds / max(1, workers)
+
+
+def shape_key(config: dict[str, Any]) -> str:
+    """The config with every cost-free key set to a fixed value: equal keys, equal work."""
+    data = {**config, "seed": 0}
+    for key in COST_FREE_KEYS[1:]:
+        section, name = key.split(".")
+        if name in data.get(section, {}):
+            data[section] = {**data[section], name: 0}
+    return config_key(data)
+
+
+def probe_seconds(config: RunConfig, run_fn: Callable[[RunConfig], dict[str, Any]] = default_run) -> float:
+    """One run of ``config`` with its SG stages cut to one epoch; the seconds the full run would take."""
+    cut = config.with_values({f"{section}.epochs": 1 for section, _ in SG_STAGES
+                              if getattr(config, section).epochs > 0})
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():  # a probe's warnings (e.g. silent witnesses) return in the real run
+        warnings.simplefilter("ignore")
+        result = run_fn(cut)
+    total = time.perf_counter() - t0
+    timings = result.get("timings", {})
+    for section, entry in SG_STAGES:
+        stage = timings.get(entry)
+        if stage is not None:
+            total += stage * (getattr(config, section).epochs - 1)
+    return total
+
+
+def estimate(specs: list[SweepSpec], done: set[str], run_fn: Callable[[RunConfig], dict[str, Any]] = default_run,
+             ) -> Estimate:
+    """Probe one run per shape among the jobs of ``specs`` not in ``done`` (their keys)."""
+    todo = [(key, cfg) for key, _, cfg in plan(specs) if key not in done]
+    shapes: dict[str, list[dict[str, Any]]] = {}
+    for _, cfg in todo:
+        shapes.setdefault(shape_key(cfg), []).append(cfg)
+    t0 = time.perf_counter()
+    seconds = sum(probe_seconds(RunConfig.from_dict(cfgs[0]), run_fn) * len(cfgs) for cfgs in shapes.values())
+    return Estimate(len(todo), len(shapes), seconds, time.perf_counter() - t0)
+
+
+def describe(name: str, e: Estimate, workers: int) -> str:
+    """One line for the console: runs left and the estimated wall time on ``workers`` workers."""
+    if not e.runs:
+        return f"{name}: every run is stored"
+    return (f"{name}: {e.runs} runs left ({e.shapes} shapes probed in {e.probe_seconds:.0f} s), about "
+            f"{describe_seconds(e.wall(workers))} on {max(1, workers)} worker(s)")
+
+
+def describe_seconds(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"

@@ -1,0 +1,64 @@
+"""Time estimates of a reproduction: probes per run shape, SG stages scaled from one epoch."""
+
+from __future__ import annotations
+
+import pytest
+
+from spikeopt.experiments.config import RunConfig
+from spikeopt.experiments.estimate import describe, estimate, probe_seconds, shape_key
+from spikeopt.experiments.sweep import SweepSpec, plan
+
+
+def _base(**values) -> RunConfig:
+    return RunConfig(task="first-last-xor", task_options={"steps": 4}).with_values(dict(values))
+
+
+def test_seeds_and_selected_hyperparameters_share_a_shape_but_sizes_do_not():
+    a = _base(method="sg-sg").to_dict()
+    same = _base(**{"method": "sg-sg", "sg.lr": 0.1, "sg.weight_decay": 1e-3, "convex.reg": 0.5}).to_dict()
+    same["seed"] = 7
+    assert shape_key(a) == shape_key(same)
+    for other in ({"sg.epochs": 3}, {"task_options.steps": 8}, {"model.depth": 2}, {"method": "sg"}):
+        assert shape_key(_base(**{"method": "sg-sg", **other}).to_dict()) != shape_key(a), other
+
+
+def test_probe_cuts_sg_stages_to_one_epoch_and_scales_their_time_back():
+    seen = []
+
+    def fake(config):
+        seen.append((config.sg.epochs, config.finetune.epochs))
+        return {"timings": {"sg_s": 2.0, "finetune_s": 0.5}}
+    seconds = probe_seconds(_base(method="sg-sg", **{"sg.epochs": 10, "finetune.epochs": 5}), fake)
+    assert seen == [(1, 1)]
+    # hand-computed: the probe's own (tiny) wall time + 2.0 x 9 more epochs + 0.5 x 4 more epochs = 20 + wall
+    assert 20.0 <= seconds < 20.5
+
+
+def test_estimate_probes_one_run_per_shape_and_skips_stored_runs():
+    calls = []
+
+    def fake(config):
+        calls.append(config.task_options["steps"])
+        return {"timings": {}}
+    spec = SweepSpec("s", _base(method="cvx"), {"convex.reg": [1e-3, 1e-2], "task_options.steps": [4, 8]}, [0, 1, 2],
+                     group_by=["task_options.steps"])
+    e = estimate([spec], set(), fake)
+    assert (e.runs, e.shapes) == (12, 2) and sorted(calls) == [4, 8]
+    done = {key for key, _, cfg in plan([spec]) if cfg["task_options"]["steps"] == 8}
+    calls.clear()
+    e2 = estimate([spec], done, fake)
+    assert (e2.runs, e2.shapes, calls) == (6, 1, [4])
+    assert describe("t", estimate([spec], {k for k, _, _ in plan([spec])}, fake), 2) == "t: every run is stored"
+    assert e.wall(2) == pytest.approx(e.worker_seconds / 2)
+
+
+def test_cli_estimate_only_prints_and_stores_nothing(tmp_path, capsys, monkeypatch):
+    import spikeopt.experiments.estimate as est
+    from spikeopt.cli import main
+
+    monkeypatch.setattr(est, "default_run", lambda config: {"timings": {}})
+    monkeypatch.setattr(est.estimate, "__defaults__", (est.default_run,))
+    assert main(["reproduce", "--quick", "--only", "table1", "--estimate", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "table1: 16 runs left (4 shapes" in out and "total: about" in out
+    assert not (tmp_path / "runs.sqlite").exists()
