@@ -40,6 +40,11 @@ def paper_run(config: RunConfig) -> dict:
         keys = ["test", "val", *(f"ood_{f}x" for f in (2, 5, 10))]
         metrics = {k: {"joint_token_accuracy": acc - 0.01 * i, "joint_sequence_accuracy": acc / 2}
                    for i, k in enumerate(keys)}
+        direct = o.get("mode") == "direct"  # direct mode: one more point of sum-token accuracy, a later first error
+        for k in keys:
+            metrics[k].update({"sum_token_accuracy": acc + 0.01 * direct, "first_error_step": 2.0 + direct})
+            if direct:
+                del metrics[k]["joint_token_accuracy"]
         val_key = "val_joint_token_accuracy"
     else:
         metrics = {k: {"accuracy": acc} for k in ("train", "val", "test")}

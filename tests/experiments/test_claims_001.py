@@ -81,3 +81,11 @@ def test_collapse_at_depth_ten_is_not_testable_in_a_shallower_protocol(tmp_path)
 def test_every_table_states_claims(name):
     with Store(":memory:") as store:
         assert SUITES[name].claims(TINY, store)
+
+
+def test_direct_ablation_claims_follow_the_two_modes(tmp_path):
+    # fake_runs: direct mode scores 0.01 more sum-token accuracy and errs one step later than carry mode
+    claims = _claims(tmp_path, fake_runs.paper_run, ["direct"])["direct"]
+    assert len(claims) == 6 and {c.verdict for c in claims} == {"holds"}
+    flipped = _claims(tmp_path / "f", _run(sg_acc=0.5, cvx_acc=0.9), ["direct"])["direct"]
+    assert {c.verdict for c in flipped} == {"fails"}  # equal metrics in both modes: no improvement

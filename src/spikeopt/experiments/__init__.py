@@ -7,6 +7,18 @@ from spikeopt.experiments.store import RunRecord, Store, export_records, load_re
 from spikeopt.experiments.sweep import SweepInterrupted, SweepSpec, run_sweep
 
 __all__ = [
-    "RunConfig", "run", "write_json", "SweepSpec", "SweepInterrupted", "run_sweep", "Store", "RunRecord",
-    "export_records", "load_records", "summarize", "aggregate", "Stat", "Summary",
+    "RunConfig",
+    "RunRecord",
+    "Stat",
+    "Store",
+    "Summary",
+    "SweepInterrupted",
+    "SweepSpec",
+    "aggregate",
+    "export_records",
+    "load_records",
+    "run",
+    "run_sweep",
+    "summarize",
+    "write_json",
 ]

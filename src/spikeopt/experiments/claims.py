@@ -8,8 +8,9 @@ means our data or the surviving text cannot decide it, and ``why`` says what is 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 from spikeopt.experiments.report import md_table
 

@@ -100,7 +100,7 @@ def reproduce_parser() -> argparse.ArgumentParser:
     mode.add_argument("--quick", action="store_true", help="reduced protocol, minutes on 2 CPU cores (default)")
     mode.add_argument("--full", action="store_true", help="the paper's protocol as far as its text gives it (hours)")
     p.add_argument("--only", action="append", default=[], metavar="TABLE",
-                   help="run only these suites: table1 ... table6 (repeat or comma-separate)")
+                   help="run only these suites: table1 ... table6, direct (repeat or comma-separate)")
     p.add_argument("--out", required=True, help="output folder: runs.sqlite, report.md, plots")
     p.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2; 0 = in process)")
     p.add_argument("--data-dir", default=None, metavar="DIR",

@@ -12,8 +12,9 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 
 def _flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

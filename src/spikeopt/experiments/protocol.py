@@ -71,7 +71,10 @@ class Protocol:
             f"- first-last-XOR: n train/val/test {list(self.xor_sizes)}, horizons T={list(self.xor_horizons)}, "
             f"depth ablation {list(self.xor_depths)}, timestep ablation {list(self.xor_steps)}",
             f"- addition: {self.add_digits} digits, n train/val/test/ood {list(self.add_sizes)}, OOD 2x/5x/10x, "
-            f"lambda_carry grid {list(self.lambda_grid)} (Table 3), training sizes {list(self.add_train_sizes)} (Table 6)",
+            f"lambda_carry grid {list(self.lambda_grid)} selected over in every addition run (Tables 2, 3, 6 and the "
+            f"direct ablation), training sizes {list(self.add_train_sizes)} (Table 6)",
+            "- addition OOD lengths: App. F evaluates base 2 at other lengths than bases 3 and 5, but the values were "
+            "lost in extraction; every base here uses 2x, 5x and 10x the training length",
             f"- mnist-seq: {self.mnist_data()}, T={self.mnist_steps}, n_train cap {self.mnist_n_train}, "
             f"depths {list(self.mnist_depths)}, timesteps {list(self.mnist_step_grid)}",
             *[f"- {n}" for n in self.notes],

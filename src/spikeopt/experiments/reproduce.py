@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from spikeopt.experiments.claims import render_claims
 from spikeopt.experiments.protocol import PROTOCOLS, Protocol
 from spikeopt.experiments.report import header
 from spikeopt.experiments.store import Store
-from spikeopt.experiments.sweep import RunFn, SweepStats, default_run, run_sweep
 from spikeopt.experiments.suites import SUITES
-from spikeopt.experiments.claims import render_claims
+from spikeopt.experiments.sweep import RunFn, SweepStats, default_run, run_sweep
 from spikeopt.tasks.mnist_seq import find_idx_files
 
 DB_NAME = "runs.sqlite"

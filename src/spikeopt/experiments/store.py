@@ -14,9 +14,10 @@ import os
 import sqlite3
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 STATUSES = ("ok", "failed")
 _JSON_COLUMNS = ("config", "metrics", "certificate", "timings", "extra")
