@@ -170,6 +170,13 @@ def test_method_sast_reports_transfer_corruptions_and_overhead():
     assert set(info["corruptions"]) == {"gaussian"} and info["corruptions"]["gaussian"]["level"] == 0.3
     assert info["overhead"] > 0 and info["grad_evals_per_step"] == 2
     assert len(out.info["history"]["sast"]["records"]) == 3
+    # calibration of the deployed hard-spike predictions: its reliability bins count every test sample and
+    # the accuracy they pool is the hard-spike test accuracy
+    bins = info["calibration"]["bins"]
+    assert sum(b["count"] for b in bins) == len(splits["test"])
+    pooled = sum(b["accuracy"] * b["count"] for b in bins) / len(splits["test"])
+    assert pooled == pytest.approx(info["hard_accuracy"]) and 0 <= info["calibration"]["ece"] <= 1
+    assert info["theory"]["rho"] == SASTConfig().sharpness_rho and info["theory"]["input_grad_norm"] > 0
     default = method_sast(task, splits, SimpleNamespace(model=ModelConfig(subnetworks=2, width=8)), 0, "cpu")
     assert default.info["sast"]["rho"] == SASTConfig().rho  # settings without a sast section
 

@@ -152,7 +152,9 @@ NEUTRAL_ADDED_FIELDS: dict[str, dict[str, Any]] = {
     # a constant learning rate (the trainers' only behaviour before the schedules)
     **{section: {"lr_schedule": "constant", "lr_step_size": 10, "lr_gamma": 0.1, "checkpoint": None, "resume": False}
        for section in ("sg", "finetune")},
-    "sast": {"lr_schedule": "constant", "lr_step_size": 10, "lr_gamma": 0.1, "checkpoint": None, "resume": False},
+    "sast": {"lr_schedule": "constant", "lr_step_size": 10, "lr_gamma": 0.1, "checkpoint": None, "resume": False,
+             # an evaluation setting: what is trained does not depend on it
+             "sharpness_rho": 0.05},
     # mid-run checkpoints change where state is saved, not what is trained
     "admm": {"checkpoint": None, "resume": False, "checkpoint_every": 10},
     # a whole section added later: left out of the hash while every field is neutral

@@ -57,3 +57,44 @@ def corruption_scores(
         assert isinstance(noisy, SequenceData)
         out["gaussian"] = {"level": config.noise_std, **transfer_scores(task, model, noisy)}
     return out
+
+
+def sharpness_scores(task: Task, model: ParallelLIFSNN, data: SequenceData, rho: float,
+                     max_rows: int = 512) -> dict[str, float]:
+    """Paper 004's theory-alignment measurements on (up to ``max_rows`` of) ``data``, smooth spikes:
+
+    * ``sharpness``: ``L(w + e) - L(w)`` with ``e = rho g / ||g||``, the first-order worst case in the
+      ``rho``-ball that SAM ascends to (use one fixed ``rho`` to compare networks trained at any rho);
+    * ``input_grad_norm``: the mean over samples of ``||d l_i / d x_i||_2``, the per-sample loss's
+      gradient with respect to its whole input sequence (the paper's local mechanism links parameter
+      gradient control to smaller input gradients).
+    The weights are restored exactly; ``loss`` is ``L(w)``.
+    """
+    rows = data.subset(slice(0, min(max_rows, len(data))))
+    params = [p for p in model.parameters() if p.requires_grad]
+    device = params[0].device
+    x, y = rows.x.to(device), rows.y.to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        with spike_mode(model, "smooth"):
+            loss = task.loss(model(x)[0], y)
+            grads = torch.autograd.grad(loss, params)
+            norm = torch.sqrt(sum((g.double() ** 2).sum() for g in grads))
+            saved = [p.detach().clone() for p in params]
+            with torch.no_grad():
+                if norm > 0:
+                    for p, g in zip(params, grads):
+                        p.add_(g * (rho / norm).to(g.dtype))
+                perturbed = task.loss(model(x)[0], y)
+                for p, w in zip(params, saved):
+                    p.copy_(w)
+            xg = x.clone().requires_grad_(True)
+            # the batch loss is a mean over samples: times n, its input gradient is each sample's own
+            (gx,) = torch.autograd.grad(task.loss(model(xg)[0], y) * len(rows), xg)
+        per_sample = gx.double().pow(2).sum(dim=tuple(d for d in range(gx.dim()) if d != 1)).sqrt()
+    finally:
+        model.train(was_training)
+    loss = loss.detach()
+    return {"rho": float(rho), "loss": float(loss), "sharpness": float(perturbed - loss),
+            "input_grad_norm": float(per_sample.mean()), "rows": len(rows)}

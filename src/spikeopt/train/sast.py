@@ -37,7 +37,12 @@ from torch import Tensor, nn
 from spikeopt.snn.config import ModelConfig
 from spikeopt.snn.network import ParallelLIFSNN, spike_mode
 from spikeopt.tasks.base import SequenceData, Task
-from spikeopt.tasks.robustness import corruption_scores, transfer_scores
+from spikeopt.tasks.calibration import calibration_scores
+from spikeopt.tasks.robustness import (
+    corruption_scores,
+    sharpness_scores,
+    transfer_scores,
+)
 from spikeopt.train.base import MethodOutput, MethodSpec
 from spikeopt.train.loop import LoopSettings, minibatches, run_epochs
 from spikeopt.train.lr_schedule import make_scheduler
@@ -257,8 +262,11 @@ def fit_sast(
     t1 = time.perf_counter()
     transfer = {name: transfer_scores(task, net, data) for name, data in splits.items()}
     corrupted = corruption_scores(task, net, splits, seed, config) if config.corruptions else {}
-    t2 = time.perf_counter()
     main_split = "test" if "test" in splits else next(iter(splits))
+    with spike_mode(net, "hard"):  # calibration of what is deployed: the hard-spike network
+        calibration = calibration_scores(task, net, splits[main_split])
+    theory = sharpness_scores(task, net, splits["train"], config.sharpness_rho)
+    t2 = time.perf_counter()
     main = transfer[main_split]
     metric = next(iter(task.evaluate(net, splits[main_split]).keys()))  # the headline metric's name
     info = {
@@ -274,6 +282,8 @@ def fit_sast(
             "transfer_gap": main["gap"],
             "transfer": transfer,
             "corruptions": corrupted,
+            "calibration": calibration,
+            "theory": theory,
             "epoch_seconds": history.median_epoch_seconds,
             "plain_epoch_seconds": history.plain_epoch_seconds,
             "overhead": history.overhead,

@@ -41,6 +41,9 @@ class SASTConfig:
     jitter_us: float = option(10_000.0, flag="jitter-us", help="evaluation: timestamp jitter std in microseconds")
     noise_std: float = option(0.3, flag="noise-std", help="evaluation: Gaussian input noise std (dense tasks)")
     corruption_seed: int = 0
+    sharpness_rho: float = option(
+        0.05, flag="sharpness-rho",
+        help="evaluation: radius of the sharpness measurement, the same for every trained rho so they compare")
     progress: bool = True
     lr_schedule: str = "constant"  # constant, cosine or step (spikeopt/train/lr_schedule.py)
     lr_step_size: int = 10
@@ -68,5 +71,6 @@ class SASTConfig:
         self.jitter_us = _float(self.jitter_us, "jitter_us", 0.0)
         self.noise_std = _float(self.noise_std, "noise_std", 0.0)
         check_int(self.corruption_seed, "corruption_seed", 0)
+        self.sharpness_rho = _float(self.sharpness_rho, "sharpness_rho", 0.0, open_low=True)
         for name in ("two_batches", "exact_reset_grad", "measure_overhead", "corruptions", "progress"):
             check_bool(getattr(self, name), name)
