@@ -17,7 +17,9 @@ The same weights are deployed with hard spikes. Model selection therefore scores
 **hard-spike** validation metric, the accuracy that counts at deployment; the smooth model's score
 and the transfer gap ``smooth - hard`` are recorded beside it. `method_sast` also evaluates the
 final model under input corruptions (event-level for event tasks, Gaussian noise for dense ones)
-and measures the time per epoch against plain (``rho = 0``) epochs: the median of 3 plain epochs
+records the calibration of the hard-spike test predictions (ECE, reliability bins) and paper
+004's theory-alignment measurements (sharpness at a fixed radius, input-gradient norm), and
+measures the time per epoch against plain (``rho = 0``) epochs: the median of 3 plain epochs
 run on a copy of the initial model before training (``measure_overhead``; about 5% extra time for
 30 epochs), or the run's own epochs when ``rho = 0``.
 """
