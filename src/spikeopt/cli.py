@@ -69,6 +69,14 @@ def train_flags(defaults: Any) -> list[Flag]:
     return flags
 
 
+def _yes_no(text: str) -> bool:
+    """A boolean flag's value: true/false, yes/no, on/off or 1/0 (``bool("false")`` would be True)."""
+    value = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+    if text.lower() not in value:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value[text.lower()]
+
+
 def _sast_path(path: str) -> str:
     """Where an ``sg`` flag goes under ``--method sast``: the SAST field of the same name, if any."""
     from spikeopt.train.sast_config import SASTConfig
@@ -144,7 +152,7 @@ def _train_parser(task: str | None) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="random seed (data splits, init, witnesses; default: 0)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: auto)")
     for flag in train_flags(defaults):
-        p.add_argument(flag.name, type=flag.type, default=None, help=flag.help)
+        p.add_argument(flag.name, type=_yes_no if flag.type is bool else flag.type, default=None, help=flag.help)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config field, e.g. --set convex.intercept=true")
     p.add_argument("--out", help="write the JSON result here")

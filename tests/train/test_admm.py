@@ -292,9 +292,20 @@ def test_method_admm_end_to_end():
     curves = out.info["admm"]
     assert len(curves["lagrangian"]) == 5 and isinstance(curves["z_residual"][0], list)
     assert "admm_s" in out.info["timings"]
-    # the tracked accuracy is the real spiking network's: the returned float32 model reproduces it
+    # validation selection: the returned network is the tracked iteration with the best validation
+    # accuracy (the first such); the tracked accuracies are the real spiking network's, so the returned
+    # float32 model reproduces them at that iteration
+    val = curves["val_accuracy"]
+    best = curves["iteration"].index(curves["best_iteration"])
+    assert len(val) == 5 and val[best] == max(val) and val.index(max(val)) == best
+    assert task.evaluate(model, splits["val"])["accuracy"] == pytest.approx(val[best], abs=2.0 / len(splits["val"]))
     acc = task.evaluate(model, splits["train"])["accuracy"]
-    assert acc == pytest.approx(curves["train_accuracy"][-1], abs=2.0 / len(splits["train"]))
+    assert acc == pytest.approx(curves["train_accuracy"][best], abs=2.0 / len(splits["train"]))
+    # without selection the last iteration's network comes back
+    settings.admm = ADMMConfig(iterations=4, warmup=1, progress=False, init_scale=2.0, select=False)
+    last = admm.method_admm(task, splits, settings, seed=0, device=torch.device("cpu"))
+    acc = task.evaluate(last.model, splits["train"])["accuracy"]
+    assert acc == pytest.approx(last.info["admm"]["train_accuracy"][-1], abs=2.0 / len(splits["train"]))
 
 
 def test_method_admm_rejects_per_step_tasks():

@@ -77,3 +77,16 @@ def test_no_import_circle_the_leaves_do_not_import_the_registry():
 
 def test_progress_off_covers_every_section_with_a_bar():
     assert sorted(progress_off()) == sorted(f"{s}.progress=false" for s in ("sg", "finetune", "convex", "admm", "sast"))
+
+
+def test_boolean_flags_parse_true_and_false_words():
+    import argparse
+
+    from spikeopt.cli import _yes_no
+
+    assert [_yes_no(w) for w in ("true", "False", "yes", "NO", "on", "off", "1", "0")] == [
+        True, False, True, False, True, False, True, False]
+    with pytest.raises(argparse.ArgumentTypeError, match="true or false"):
+        _yes_no("maybe")
+    flags = {f.name: f for f in train_flags(RunConfig())}
+    assert flags["--admm-select"].type is bool and flags["--admm-select"].path == "admm.select"

@@ -45,9 +45,11 @@ tracking ``admm_tracking.py``; this module runs them (``fit_admm``, checkpoints)
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -118,12 +120,15 @@ def fit_admm(
     cfg: ADMMConfig | None = None,
     seed: int = 0,
     device: torch.device | str = "cpu",
+    val: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[list[Tensor], ADMMHistory]:
     """Train ``depth`` hidden LIF layers of ``width`` neurons and the integrator output by ADMM.
 
     ``x [T, N, F]`` and integer ``labels [N, H]`` are this process's samples (all of them unless
     ``torch.distributed`` is initialised). Returns the float64 weights ``[n_{l-1}, n_l]`` (output
-    last) and the tracked history.
+    last) and the tracked history. With ``val = (x, labels)`` (the same on every process) the spiking
+    network's validation accuracy is tracked too and, if ``cfg.select``, the weights of the tracked
+    iteration where it was best are returned (``history.best_iteration``; ties keep the earliest).
     """
     cfg = cfg or ADMMConfig()
     check_data(x, labels, head_sizes)
@@ -139,18 +144,28 @@ def fit_admm(
     shards = [init_shard(xd[:, r], targets[r], weights, cfg) for r in rows]
     shard_labels = [labels[r] for r in rows]
     history = ADMMHistory()
+    best: dict[str, Any] = {"score": -math.inf, "weights": None}
+    if val is not None:
+        check_data(val[0], val[1], head_sizes)
+        val_x = val[0].to(device, DTYPE)
     start = time.perf_counter()
 
     def track(iteration: int) -> None:
         terms = lagrangian_terms(weights, shards, cfg)
         accuracy = spiking_accuracy(weights, shards, shard_labels, head_sizes, cfg)
         history.record(iteration, terms, accuracy, time.perf_counter() - start)
+        if val is not None:
+            score = float(correct_count(spiking_forward(weights, val_x, cfg), val[1], head_sizes)) / val[1].shape[0]
+            history.val_accuracy.append(score)
+            if score > best["score"]:
+                best.update(score=score, weights=[w.clone() for w in weights])
+                history.best_iteration = iteration
         check_divergence(history, cfg.divergence_factor)
 
     path = checkpoint_path(cfg.checkpoint)
     first = 0
     if check_start(path, cfg.resume):
-        first = restore_checkpoint(path, weights, shards, gen, history, device)
+        first = restore_checkpoint(path, weights, shards, gen, history, device, best)
         start -= history.seconds[-1] if history.seconds else 0.0  # the clock continues from the saved run
     else:
         track(0)
@@ -162,11 +177,13 @@ def fit_admm(
             if bar is not None:
                 bar.set_postfix(acc=f"{history.train_accuracy[-1]:.3f}", loss=f"{history.target_loss[-1]:.3g}")
         if path is not None and ((it + 1) % cfg.checkpoint_every == 0 or it + 1 == cfg.iterations):
-            save_checkpoint(path, it + 1, weights, shards, gen, history)
+            save_checkpoint(path, it + 1, weights, shards, gen, history, best)
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
+    if val is not None and cfg.select and best["weights"] is not None:
+        return best["weights"], history
     return weights, history
 
 
@@ -186,20 +203,23 @@ def checkpoint_path(path: str | None) -> str | None:
 
 def save_checkpoint(
     path: str, iteration: int, weights: Sequence[Tensor], shards: Sequence[Shard], gen: torch.Generator,
-    history: ADMMHistory,
+    history: ADMMHistory, best: dict[str, Any] | None = None,
 ) -> None:
     """Everything the next iteration depends on: weights, every shard's ``z``/``a``/``lambda``, the
-    random orders' generator and the history (the inputs and targets are rebuilt from the data)."""
+    random orders' generator, the history and the best-validation weights so far (the inputs and
+    targets are rebuilt from the data)."""
     save_state(path, {
         "trainer": "admm", "iteration": iteration, "weights": [w.cpu() for w in weights],
         "shards": [{"rows": s.x.shape[1], "z": [v.cpu() for v in s.z], "a": [v.cpu() for v in s.a],
                     "lam": s.lam.cpu()} for s in shards],
-        "generator": gen.get_state(), "history": history.as_dict()})
+        "generator": gen.get_state(), "history": history.as_dict(),
+        "best": None if best is None or best["weights"] is None else
+        {"score": best["score"], "weights": [w.cpu() for w in best["weights"]]}})
 
 
 def restore_checkpoint(
     path: str, weights: list[Tensor], shards: Sequence[Shard], gen: torch.Generator, history: ADMMHistory,
-    device: torch.device,
+    device: torch.device, best: dict[str, Any] | None = None,
 ) -> int:
     """Load the state saved at ``path`` into the fresh variables, in place; the iterations already done."""
     saved = load_state(path, "admm")
@@ -218,6 +238,8 @@ def restore_checkpoint(
     gen.set_state(saved["generator"])
     for key, value in saved["history"].items():
         setattr(history, key, value)
+    if best is not None and saved.get("best"):
+        best.update(score=saved["best"]["score"], weights=[w.to(device, DTYPE) for w in saved["best"]["weights"]])
     return int(saved["iteration"])
 
 
@@ -241,7 +263,8 @@ def fit_method(
     task: Task, splits: dict[str, SequenceData], seed: int, device: torch.device, *, model: ModelConfig,
     admm: ADMMConfig,
 ) -> MethodOutput:
-    """Method ``admm``: full-batch ADMM on the train split.
+    """Method ``admm``: full-batch ADMM on the train split; with a validation split (and ``admm.select``)
+    the tracked iteration with the best validation accuracy is kept.
 
     Hidden width and depth come from ``model`` (one subnetwork); ``delta``/``theta`` from ``admm``.
     ``info["admm"]`` holds the tracked curves as lists.
@@ -256,7 +279,9 @@ def fit_method(
     check_labels(train, task.heads)
     heads = [h.classes for h in task.heads]
     t0 = time.perf_counter()
-    weights, history = fit_admm(train.x, train.y, heads, model.width, model.depth, admm, seed=seed, device=device)
+    val = splits.get("val")
+    weights, history = fit_admm(train.x, train.y, heads, model.width, model.depth, admm, seed=seed, device=device,
+                                val=None if val is None else (val.x, val.y))
     t1 = time.perf_counter()
     net = build_network([w.cpu() for w in weights], admm, seed=seed).to(device)
     net.eval()
@@ -283,10 +308,43 @@ def method_admm(task: Task, splits: dict[str, SequenceData], settings: Any, seed
 
 
 __all__ = [
-    "ADMM", "ADMMConfig", "ADMMHistory", "DTYPE", "Shard", "admm_iteration", "all_reduce_", "aux_x",
-    "build_network", "check_data", "check_divergence", "correct_count", "dynamics_residual", "fit_admm",
-    "fit_method", "heaviside", "hidden_z_star", "init_shard", "init_weights", "lagrangian_terms", "method_admm",
-    "one_hot", "primal_residual", "restore_checkpoint", "save_checkpoint", "shift", "solve_gram", "spike_factors",
-    "spike_star", "spiking_accuracy", "spiking_forward", "split_rows", "update_hidden_z", "update_multiplier",
-    "update_output_z", "update_spikes", "update_weight", "weight_sums", "z_minimizer",
+    "ADMM",
+    "DTYPE",
+    "ADMMConfig",
+    "ADMMHistory",
+    "Shard",
+    "admm_iteration",
+    "all_reduce_",
+    "aux_x",
+    "build_network",
+    "check_data",
+    "check_divergence",
+    "correct_count",
+    "dynamics_residual",
+    "fit_admm",
+    "fit_method",
+    "heaviside",
+    "hidden_z_star",
+    "init_shard",
+    "init_weights",
+    "lagrangian_terms",
+    "method_admm",
+    "one_hot",
+    "primal_residual",
+    "restore_checkpoint",
+    "save_checkpoint",
+    "shift",
+    "solve_gram",
+    "spike_factors",
+    "spike_star",
+    "spiking_accuracy",
+    "spiking_forward",
+    "split_rows",
+    "update_hidden_z",
+    "update_multiplier",
+    "update_output_z",
+    "update_spikes",
+    "update_weight",
+    "weight_sums",
+    "z_minimizer",
 ]

@@ -28,6 +28,9 @@ class ADMMConfig:
     init_scale: float = 1.0  # initial weights N(0, init_scale^2 / fan_in)
     track_every: int = 1  # record the tracked curves every this many iterations (and at the last)
     divergence_factor: float = 1e3  # warn when a residual grows this much above its smallest value
+    select: bool = option(True, flag="select", type=bool,
+                          help="keep the tracked iteration with the best validation accuracy (when a validation "
+                               "split exists) instead of the last")
     progress: bool = True
     checkpoint: str | None = None  # mid-run state file (spikeopt/train/resume.py), written every checkpoint_every iterations
     resume: bool = False  # continue from an existing checkpoint
@@ -61,6 +64,6 @@ class ADMMConfig:
                 f"admm warmup ({self.warmup}) must be < iterations ({self.iterations}), "
                 "or the multiplier is never updated; lower warmup or raise iterations"
             )
-        for name in ("stochastic", "progress", "resume"):
+        for name in ("stochastic", "select", "progress", "resume"):
             check_bool(getattr(self, name), f"admm {name}")
 

@@ -88,6 +88,8 @@ class ADMMHistory:
     z_residual: list[list[float]] = field(default_factory=list)  # [record][layer], output layer last
     a_residual: list[list[float]] = field(default_factory=list)  # [record][hidden layer]
     train_accuracy: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)  # when a validation split is tracked
+    best_iteration: int | None = None  # the tracked iteration with the best validation accuracy
     seconds: list[float] = field(default_factory=list)
     diverged: bool = False
 
