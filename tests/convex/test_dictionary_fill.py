@@ -106,9 +106,24 @@ def test_memory_error_advice_depends_on_the_layout(series):
     assert "'final' layout" not in str(final.value) and "GiB" in str(final.value)
     with pytest.raises(MemoryError, match="use the 'final' layout"):
         build_dictionary(net, x, "trajectory", max_memory=100)
-    with pytest.raises(MemoryError, match="60 atoms over 50 rows.*lower atoms") as grow:
+    with pytest.raises(MemoryError, match="60 atoms over 50 rows.*not enough for even one atom") as grow:
         fill_dictionary(gaussian_sampler(2, ModelConfig(subnetworks=4, width=8)), x, 60, max_memory=100)
     assert "'final' layout" not in str(grow.value)
+
+
+def test_a_dictionary_too_large_for_the_budget_is_capped_to_what_fits(series):
+    x = series(n=50, steps=6)
+    sampler = gaussian_sampler(2, ModelConfig(subnetworks=4, width=8))
+    # hand-computed from estimate_grow_memory's terms, final layout (uint8, 50 rows, 32-neuron blocks, chunk 50):
+    # per atom: 50 kept bytes + 7 key bytes + 50 sketch bytes * 4 = 257; without atoms:
+    # block 50*32*2 + keys 7*32 + sketch 50*64*4 + rollout 4*6*50*32*4 = 3200 + 224 + 12800 + 153600 = 169824
+    base, per_atom = 169_824, 257
+    limit = base + 20 * per_atom + 100  # room for 20 atoms, not 21
+    with pytest.warns(UserWarning, match="building the 20 atoms that fit"):
+        capped, _ = fill_dictionary(sampler, x, 60, max_memory=limit)
+    assert capped.n_atoms == 20 and capped.summary()["requested_atoms"] == 60
+    full, _ = fill_dictionary(sampler, x, 20)
+    np.testing.assert_array_equal(capped.atoms, full.atoms)  # the same atoms a request of 20 builds
 
 
 def test_progress_goes_to_stderr_only_when_asked(monkeypatch, capsys, series):

@@ -22,8 +22,8 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 import numpy as np
 import torch
@@ -64,6 +64,7 @@ class SpikeDictionary:
     surplus_columns: int = 0
     leak: float = 1.0
     blocks: int = 1
+    requested_atoms: int | None = None  # what fill_dictionary was asked for (more than it kept when capped)
 
     @property
     def n_atoms(self) -> int:
@@ -82,6 +83,7 @@ class SpikeDictionary:
             "near_duplicate_columns": self.near_duplicate_columns,
             "surplus_columns": self.surplus_columns,
             "atoms": self.n_atoms,
+            "requested_atoms": self.requested_atoms,
             "blocks": self.blocks,
             "silent_fraction": self.zero_columns / raw,
             "saturated_fraction": self.saturated_columns / raw,
@@ -311,6 +313,36 @@ def estimate_grow_memory(rows: int, atoms: int, block_columns: int, steps: int, 
     return kept + block + keys + sketch + rollout
 
 
+def atoms_within(rows: int, atoms: int, block_columns: int, steps: int, chunk: int, itemsize: int, limit: int,
+                 layout: str) -> int:
+    """``atoms``, or the most atoms whose dictionary fits in ``limit`` bytes (with a warning that says so).
+
+    A user who asks for a large dictionary wants the largest that fits, not an error: the estimate is
+    linear in the atoms, so the cap is exact for it. Only when not even one atom fits is it an error.
+    """
+    need = estimate_grow_memory(rows, atoms, block_columns, steps, chunk, itemsize)
+    if need <= limit:
+        return atoms
+    base = estimate_grow_memory(rows, 0, block_columns, steps, chunk, itemsize)
+    per_atom = estimate_grow_memory(rows, 1, block_columns, steps, chunk, itemsize) - base
+    cap = (limit - base) // per_atom
+    if cap < 1:
+        fixes = "lower the training samples or chunk_size, or free memory"
+        if layout == "trajectory":
+            fixes += ", or use the 'final' layout"
+        raise MemoryError(
+            f"a {layout} dictionary of {atoms} atoms over {rows} rows (blocks of {block_columns} neurons, {steps} "
+            f"steps) needs about {need / 2**30:.2f} GiB but only {limit / 2**30:.2f} GiB is allowed, not enough for "
+            f"even one atom; {fixes}"
+        )
+    warnings.warn(
+        f"a {layout} dictionary of {atoms} atoms over {rows} rows needs about {need / 2**30:.2f} GiB but only "
+        f"{limit / 2**30:.2f} GiB is allowed: building the {cap} atoms that fit (free memory, or lower the "
+        "training samples, for more)", stacklevel=3,
+    )
+    return int(cap)
+
+
 def _sketch(columns: np.ndarray) -> np.ndarray:
     """float32 columns whose mean squared difference is the near-duplicate distance.
 
@@ -373,7 +405,9 @@ def fill_dictionary(
     Returns the dictionary and one witness network: the blocks' subnetworks that generate a kept
     atom, concatenated (subnetworks are independent, so this changes no spike); ``source`` indexes it.
     At most ``max_blocks`` blocks are drawn; if they do not give ``atoms`` atoms a warning says so.
-    The memory is estimated before building (``MemoryError`` names the sizes and what to lower).
+    The memory is estimated before building: a dictionary that would not fit is capped to the atoms
+    that do, with a warning (``requested_atoms`` keeps the request); ``MemoryError`` only when not even
+    one atom fits.
     """
     from spikeopt.convex.witnesses import concat_subnetworks
 
@@ -390,16 +424,9 @@ def fill_dictionary(
     rows = samples * (steps if layout == "trajectory" else 1)
     cols = first.subnetworks * first.width
     itemsize = _itemsize(layout, first)
-    need = estimate_grow_memory(rows, atoms, cols, steps, min(chunk_size, samples), itemsize)
-    limit = available_memory() if max_memory is None else max_memory
-    if need > limit:
-        fixes = "lower atoms, the training samples or chunk_size"
-        if layout == "trajectory":
-            fixes += ", or use the 'final' layout"
-        raise MemoryError(
-            f"a {layout} dictionary of {atoms} atoms over {rows} rows (blocks of {cols} neurons, {steps} steps) "
-            f"needs about {need / 2**30:.2f} GiB but only {limit / 2**30:.2f} GiB is allowed; {fixes}"
-        )
+    requested = atoms
+    atoms = atoms_within(rows, atoms, cols, steps, min(chunk_size, samples), itemsize,
+                         available_memory() if max_memory is None else max_memory, layout)
     near_rows = np.arange(rows) if rows <= _NEAR_ROWS else np.sort(
         np.random.default_rng(seed).choice(rows, _NEAR_ROWS, replace=False))
     kept_atoms: np.ndarray | None = None
@@ -477,5 +504,6 @@ def fill_dictionary(
         surplus_columns=counts["surplus"],
         leak=float(leak),
         blocks=len(nets),
+        requested_atoms=requested,
     )
     return dictionary, witnesses
