@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from spikeopt.plots import pyplot, save_figure
 
@@ -66,3 +66,28 @@ def plot_rho_sweep(sweeps: Mapping[str, Mapping[str, Sequence]], path: str | Pat
 
 
 __all__ = ["plot_rho_sweep"]
+
+
+def reliability_diagram(curves: Mapping[str, Sequence[Mapping[str, float]]], path: str | Path,
+                        title: str = "") -> Path:
+    """Accuracy against mean confidence per confidence bin, one line per label (e.g. per rho), with the
+    diagonal of perfect calibration; ``curves[label]`` is the ``bins`` list of ``calibration_scores``
+    (empty bins are skipped)."""
+    if not curves:
+        raise ValueError("reliability_diagram needs at least one curve")
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="perfectly calibrated")
+    for label, bins in curves.items():
+        used = [b for b in bins if b["count"] > 0]
+        ax.plot([b["confidence"] for b in used], [b["accuracy"] for b in used], marker="o", label=label)
+    ax.set_xlabel("mean confidence (hard spikes)")
+    ax.set_ylabel("accuracy")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)
