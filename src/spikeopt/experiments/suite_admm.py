@@ -36,7 +36,7 @@ class AdmmSizes:
 
 
 SIZES = {
-    "quick": AdmmSizes(seeds=(0, 1), width=64, steps=10, iterations=100),
+    "quick": AdmmSizes(seeds=(0, 1), width=128, steps=10, iterations=300),
     # width and iterations as in the paper; T = 10 bins instead of 150 so each depth takes minutes, not hours
     "full": AdmmSizes(seeds=(0, 1, 2), width=512, steps=10, iterations=1000),
 }
