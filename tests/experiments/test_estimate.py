@@ -62,3 +62,16 @@ def test_cli_estimate_only_prints_and_stores_nothing(tmp_path, capsys, monkeypat
     out = capsys.readouterr().out
     assert "table1: 16 runs left (4 shapes" in out and "total: about" in out
     assert not (tmp_path / "runs.sqlite").exists()
+
+
+def test_admm_probes_a_few_iterations_and_scales_them_back():
+    from spikeopt.experiments.estimate import ADMM_PROBE_ITERATIONS
+
+    seen = []
+
+    def fake(config):
+        seen.append(config.admm.iterations)
+        return {"timings": {"admm_s": 0.5}}
+    seconds = probe_seconds(_base(**{"method": "admm", "admm.iterations": 10 * ADMM_PROBE_ITERATIONS}), fake)
+    assert seen == [ADMM_PROBE_ITERATIONS]
+    assert 4.5 <= seconds < 5.0  # 0.5 s for a tenth of the iterations: 0.5 x 9 more, plus the probe's wall time

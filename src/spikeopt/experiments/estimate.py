@@ -3,8 +3,8 @@
 A cost model fitted to one machine is wrong on the next, so the estimate is measured: the runs still
 to do are grouped by *shape* (everything that sets the cost: task sizes, model, method, epochs; not
 the seed or the selected hyperparameters, which change the numbers but not the work), one probe per
-shape runs with its surrogate-gradient stages cut to one epoch, and each stage's measured time is
-scaled back to its epochs. Early stopping can only make runs shorter, so the estimate is an upper
+shape runs with its surrogate-gradient stages cut to one epoch (ADMM to 20 iterations), and each
+stage's measured time is scaled back to its epochs (iterations). Early stopping can only make runs shorter, so the estimate is an upper
 one on a machine as loaded as during the probes.
 """
 
@@ -24,6 +24,7 @@ COST_FREE_KEYS = ("seed", "sg.lr", "sg.weight_decay", "finetune.lr", "finetune.w
                   "task_options.lambda_carry")
 # (config section, the timings entry its epochs cost) of each surrogate-gradient stage.
 SG_STAGES = (("sg", "sg_s"), ("finetune", "finetune_s"))
+ADMM_PROBE_ITERATIONS = 20
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,12 @@ def probe_seconds(config: RunConfig, run_fn: Callable[[RunConfig], dict[str, Any
     """One run of ``config`` with its SG stages cut to one epoch; the seconds the full run would take."""
     cut = config.with_values({f"{section}.epochs": 1 for section, _ in SG_STAGES
                               if getattr(config, section).epochs > 0})
+    admm_scale = 1.0
+    if config.method == "admm" and config.admm.iterations > ADMM_PROBE_ITERATIONS:
+        # every ADMM iteration costs the same: probe a few, scale the ADMM time back
+        admm_scale = config.admm.iterations / ADMM_PROBE_ITERATIONS
+        cut = cut.with_values({"admm.iterations": ADMM_PROBE_ITERATIONS, "admm.warmup": None,
+                               "admm.checkpoint": None})
     t0 = time.perf_counter()
     with warnings.catch_warnings():  # a probe's warnings (e.g. silent witnesses) return in the real run
         warnings.simplefilter("ignore")
@@ -63,6 +70,8 @@ def probe_seconds(config: RunConfig, run_fn: Callable[[RunConfig], dict[str, Any
         stage = timings.get(entry)
         if stage is not None:
             total += stage * (getattr(config, section).epochs - 1)
+    if admm_scale > 1.0 and timings.get("admm_s") is not None:
+        total += timings["admm_s"] * (admm_scale - 1.0)
     return total
 
 
