@@ -95,12 +95,14 @@ def _format(records: list[RunRecord], metrics: list[str] | None) -> str:
 def reproduce_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="spikeopt reproduce",
-        description="Run the paper's Tables 1-6 on our tasks and write OUT/report.md with plots (resumable).")
+        description="Run the papers' suites (paper 001's Tables 1-6 and its direct ablation, paper 003's ADMM, paper "
+                    "004's SAST) on our tasks and write OUT/report.md: a claims table with verdicts, then each suite "
+                    "with plots (resumable).")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="reduced protocol, minutes on 2 CPU cores (default)")
     mode.add_argument("--full", action="store_true", help="the paper's protocol as far as its text gives it (hours)")
     p.add_argument("--only", action="append", default=[], metavar="TABLE",
-                   help="run only these suites: table1 ... table6, direct (repeat or comma-separate)")
+                   help="run only these suites: table1 ... table6, direct, sast, admm (repeat or comma-separate)")
     p.add_argument("--out", required=True, help="output folder: runs.sqlite, report.md, plots")
     p.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2; 0 = in process)")
     p.add_argument("--data-dir", default=None, metavar="DIR",
