@@ -156,7 +156,9 @@ NEUTRAL_ADDED_FIELDS: dict[str, dict[str, Any]] = {
              # an evaluation setting: what is trained does not depend on it
              "sharpness_rho": 0.05},
     # mid-run checkpoints change where state is saved, not what is trained
-    "admm": {"checkpoint": None, "resume": False, "checkpoint_every": 10},
+    # select (validation selection) is hashed out at its default so that every other method's stored runs keep
+    # their keys; no suite stored ADMM runs before it (a user's own sweep would reuse last-iteration runs)
+    "admm": {"checkpoint": None, "resume": False, "checkpoint_every": 10, "select": True},
     # a whole section added later: left out of the hash while every field is neutral
     "stages": {"pretrain_fraction": None},
 }
