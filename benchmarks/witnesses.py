@@ -31,7 +31,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _meta import run_meta  # noqa: E402
 
 from spikeopt.convex.calibrate import calibrated_witnesses  # noqa: E402
-from spikeopt.convex.dictionary import fill_dictionary, roll  # noqa: E402
+from spikeopt.convex.dictionary import roll  # noqa: E402
+from spikeopt.convex.dictionary_fill import fill_dictionary  # noqa: E402
 from spikeopt.convex.solver import reg_max, solve_path  # noqa: E402
 from spikeopt.convex.witnesses import gaussian_witnesses  # noqa: E402
 from spikeopt.snn.config import ModelConfig  # noqa: E402

@@ -8,7 +8,8 @@ import torch
 
 import spikeopt.convex.dictionary as dictionary_module
 from spikeopt.convex.calibrate import calibrated_witnesses
-from spikeopt.convex.dictionary import build_dictionary, fill_dictionary
+from spikeopt.convex.dictionary import build_dictionary
+from spikeopt.convex.dictionary_fill import fill_dictionary
 from spikeopt.convex.witnesses import gaussian_witnesses
 from spikeopt.snn.config import ModelConfig
 

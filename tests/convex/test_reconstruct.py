@@ -58,7 +58,7 @@ def test_wrong_coef_shape_raises():
 @pytest.mark.parametrize("leak", [1.0, 0.8])
 def test_integrate_reconstruction_equals_convex_predictions_over_several_blocks(leak):
     from spikeopt.convex.calibrate import calibrated_witnesses
-    from spikeopt.convex.dictionary import fill_dictionary
+    from spikeopt.convex.dictionary_fill import fill_dictionary
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(12, 90, 2, generator=g, dtype=torch.float64).cumsum(0) / 3
@@ -79,7 +79,7 @@ def test_integrate_reconstruction_equals_convex_predictions_over_several_blocks(
 
 
 def test_final_reconstruction_over_several_blocks():
-    from spikeopt.convex.dictionary import fill_dictionary
+    from spikeopt.convex.dictionary_fill import fill_dictionary
 
     x = torch.rand(6, 100, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     y = (x[:, :, 0].sum(0) > 3).long().numpy()

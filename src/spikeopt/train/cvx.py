@@ -20,11 +20,8 @@ from typing import Any, Callable
 import torch
 
 from spikeopt.convex.calibrate import calibrated_witnesses
-from spikeopt.convex.dictionary import (
-    LAYOUT_OF_READOUT,
-    SpikeDictionary,
-    fill_dictionary,
-)
+from spikeopt.convex.dictionary import LAYOUT_OF_READOUT, SpikeDictionary
+from spikeopt.convex.dictionary_fill import fill_dictionary
 from spikeopt.convex.witnesses import gaussian_witnesses, trained_witnesses
 from spikeopt.snn.config import ModelConfig
 from spikeopt.snn.network import ParallelLIFSNN
