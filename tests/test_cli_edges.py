@@ -207,3 +207,11 @@ def test_broken_pipe_is_silent():
         os.close(write)
     assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
     assert done.returncode == 141
+
+
+def test_python_dash_m_is_the_spikeopt_command():
+    env = {**os.environ, "PYTHONPATH": SRC}
+    done = subprocess.run([sys.executable, "-m", "spikeopt", "tasks"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "first-last-xor" in done.stdout
