@@ -35,6 +35,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from spikeopt.validation import check_number
+
 AUTO = "auto"
 AUTO_POINTS = 8
 AUTO_HIGH = 0.5
@@ -73,12 +75,7 @@ def check_reg_spec(reg: Any) -> float | list[float] | str:
         if any(not isinstance(v, float) for v in values):
             raise ValueError(f"reg must be {allowed}; a list may hold numbers only, got {reg!r}")
         return values  # type: ignore[return-value]
-    if isinstance(reg, bool) or not isinstance(reg, (int, float, np.integer, np.floating)):
-        raise ValueError(f"reg must be {allowed}; got {reg!r} of type {type(reg).__name__}")
-    value = float(reg)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"reg must be {allowed}; got {reg!r}")
-    return value
+    return float(check_number(reg, f"reg ({allowed})", 0.0, open_low=True))
 
 
 def auto_regs(reg_max: float, points: int = AUTO_POINTS, high: float = AUTO_HIGH, low: float = AUTO_LOW) -> list[float]:

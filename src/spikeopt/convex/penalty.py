@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from spikeopt.validation import check_number
+
 
 def row_norms(W: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("ij,ij->i", W, W))
@@ -17,10 +19,7 @@ class GroupL2:
     """``reg * sum_j ||W_j||_2`` over the rows of ``W`` (``p x c``)."""
 
     def __init__(self, reg: float):
-        reg = float(reg)
-        if not (np.isfinite(reg) and reg > 0):
-            raise ValueError(f"reg must be a finite positive number, got {reg}")
-        self.reg = reg
+        self.reg = float(check_number(reg, "reg", 0.0, open_low=True))
 
     def value(self, W: np.ndarray) -> float:
         return float(self.reg * row_norms(W).sum())

@@ -9,13 +9,14 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from spikeopt.validation import check_bool, check_int, check_number
+
 from .datafits import CrossEntropy, Datafit, MultiHead, Squared
-from .penalty import GroupL2
-from .solution import ConvexSolution
 from .design import Design
 from .newton import WorkingSetSolver
 from .oracles import _Context
-
+from .penalty import GroupL2
+from .solution import ConvexSolution
 
 _SQUARED_NAMES = ("squared", "quadratic", "mse", "l2")
 _CE_NAMES = ("cross_entropy", "crossentropy", "ce", "softmax", "multinomial")
@@ -128,12 +129,7 @@ def _parse_warm_start(warm_start, p: int, c: int):
 
 
 def _check_budget(tol, max_iter) -> tuple[float, int]:
-    tol = float(tol)
-    if not (np.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be a finite positive number, got {tol}")
-    if int(max_iter) != max_iter or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter}")
-    return tol, int(max_iter)
+    return float(check_number(tol, "tol", 0.0, open_low=True)), int(check_int(max_iter, "max_iter", 1))
 
 
 def _unique_rows(D: Design, Y) -> tuple[np.ndarray, np.ndarray] | None:
@@ -187,6 +183,7 @@ def _prepare(D, Y, loss, sample_weight, intercept, classes, compress_rows: bool 
     point of the original with the same value), so the certificate stays exact.
     """
     t0 = time.perf_counter()
+    check_bool(compress_rows, "compress_rows")
     D = _as_design(D)
     n, p = D.shape
     datafit, loss_name, heads = make_datafit(loss, Y, n, sample_weight, classes)  # validates
@@ -200,7 +197,7 @@ def _prepare(D, Y, loss, sample_weight, intercept, classes, compress_rows: bool 
             D = D.take_rows(first)
             Yc = _as_array(Y)[first]
             datafit, loss_name, heads = make_datafit(loss, Yc, m, w, classes)
-    intercept = bool(intercept)
+    intercept = check_bool(intercept, "intercept")
     ctx = _Context(D, datafit, GroupL2(1.0), intercept)
     oracle = WorkingSetSolver(ctx)
     return _Prepared(D, datafit, loss_name, heads, intercept, ctx, oracle, n, time.perf_counter() - t0, row_wn, inverse)

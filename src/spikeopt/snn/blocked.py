@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
@@ -32,6 +33,7 @@ from spikeopt.snn import workspace
 from spikeopt.snn.lif import LIFState
 from spikeopt.snn.surrogate import Surrogate
 from spikeopt.snn.surrogate_into import derivative_into
+from spikeopt.validation import check_choice
 
 REDUCES = ("final", "sum", "all")
 BLOCK_ELEMENTS = 2**19  # floats of one block's currents: 2 MiB in float32, fits the last-level cache slice
@@ -97,8 +99,7 @@ def rollout_bytes(steps: int, batch: int, fan_in: int, neurons: int, depth: int,
     ``ParallelLIFSNN.rollout_bytes`` (the input ``[T, B, fan_in]``, twice with its gradient, plus
     :func:`memory_bytes`).
     """
-    if reduce not in REDUCES:
-        raise ValueError(f"reduce must be one of {', '.join(REDUCES)}, got {reduce!r}")
+    check_choice(reduce, "reduce", REDUCES)
     block, segment = block_and_segment(steps, batch, neurons, depth, itemsize, checkpoint, block_steps)
     sizes = Plan(betas=[], thresholds=[], reset="subtract", surrogate=None, detach_reset=True,  # type: ignore[arg-type]
                  reduce=reduce, time_weights=None, block=block, segment=segment)

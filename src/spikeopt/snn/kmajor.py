@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from spikeopt.snn import workspace
+from spikeopt.validation import check_choice
 
 BLOCK_ELEMENTS = 2**19
 KMAJOR_RESETS = ("subtract", "zero", "none")
@@ -34,10 +35,8 @@ def roll_kmajor(x: Tensor, weights: list[Tensor], biases: list[Tensor], betas: l
     ``[B, K, m]``, ``"all"`` -> ``[T, B, K, m]``. ``betas``/``thresholds`` per layer: floats or ``[K, m]``.
     ``reset``: ``"subtract"``, ``"zero"`` or ``"none"``.
     """
-    if reset not in KMAJOR_RESETS:
-        raise ValueError(f"reset must be one of {', '.join(KMAJOR_RESETS)}, got {reset!r}")
-    if reduce not in ("final", "sum", "all"):
-        raise ValueError(f"reduce must be 'final', 'sum' or 'all', got {reduce!r}")
+    check_choice(reset, "reset", KMAJOR_RESETS)
+    check_choice(reduce, "reduce", ("final", "sum", "all"))
     steps, bsz, f = x.shape
     k, m = biases[0].shape
     depth = len(weights)

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from spikeopt.snn.surrogate import heaviside
+from spikeopt.validation import check_bool, check_choice
 
 RESET_MECHANISMS = ("subtract", "zero", "none")
 
@@ -37,9 +38,7 @@ class LIFState(NamedTuple):
 
 
 def check_reset(reset_mechanism: str) -> str:
-    if reset_mechanism not in RESET_MECHANISMS:
-        raise ValueError(f"unknown reset_mechanism {reset_mechanism!r}; valid: {', '.join(RESET_MECHANISMS)}")
-    return reset_mechanism
+    return check_choice(reset_mechanism, "reset_mechanism", RESET_MECHANISMS)
 
 
 def zero_state(like: Tensor) -> LIFState:
@@ -200,7 +199,7 @@ class LIF(torch.nn.Module):
             raise ValueError("threshold must be > 0")
         self.reset_mechanism = check_reset(reset_mechanism)
         self.surrogate = lookup(surrogate, slope)
-        self.detach_reset = detach_reset
+        self.detach_reset = check_bool(detach_reset, "detach_reset")
 
     def forward(self, currents: Tensor, state: LIFState | None = None, record_membrane: bool = False):
         if currents.dim() != 3:

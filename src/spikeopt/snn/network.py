@@ -33,6 +33,7 @@ from spikeopt.snn import blocked, kmajor
 from spikeopt.snn.fused import FUSED_RESETS
 from spikeopt.snn.lif import LIFState, _as_scalar, as_neuron_tensor, check_reset, leaky_integrate, lif_rollout
 from spikeopt.snn.surrogate import surrogate as lookup_surrogate
+from spikeopt.validation import check_bool, check_choice, check_int, check_number
 
 READOUTS = ("final", "per_step", "integrate")
 SPIKE_MODES = ("hard", "smooth")
@@ -46,7 +47,7 @@ def octave_delays(steps: int) -> tuple[int, ...]:
     One delay per octave covers every time scale of a ``steps``-long input with few taps
     (``2 + log2(steps/2)``), so the first layer's fan-in grows only logarithmically with ``T``.
     """
-    steps = _positive_int(steps, "steps")
+    steps = check_int(steps, "steps", 1)
     out, d = [0], 1
     while d <= steps // 2:
         out.append(d)
@@ -63,12 +64,6 @@ def check_delays(delays: Any) -> tuple[int, ...]:
     if not values or any(isinstance(d, bool) or d < 0 or int(d) != d for d in delays) or len(set(values)) != len(values):
         raise ValueError(f"delays must be distinct integers >= 0, at least one, got {delays!r}")
     return tuple(sorted(values))
-
-
-def _positive_int(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 class ParallelLIFSNN(nn.Module):
@@ -105,22 +100,18 @@ class ParallelLIFSNN(nn.Module):
         delays: Any = (0,),
     ) -> None:
         super().__init__()
-        self.in_features = _positive_int(in_features, "in_features")
-        self.out_features = _positive_int(out_features, "out_features")
-        self.subnetworks = _positive_int(subnetworks, "subnetworks")
-        self.width = _positive_int(width, "width")
-        self.depth = _positive_int(depth, "depth")
-        if readout not in READOUTS:
-            raise ValueError(f"unknown readout {readout!r}; valid: {', '.join(READOUTS)}")
-        self.readout = readout
-        if isinstance(readout_leak, bool) or not isinstance(readout_leak, (int, float)) or not 0.0 <= readout_leak <= 1.0:
-            raise ValueError(f"readout_leak must be a number in [0, 1] (the integrator's decay), got {readout_leak!r}")
-        self.readout_leak = float(readout_leak)
+        self.in_features = int(check_int(in_features, "in_features", 1))
+        self.out_features = int(check_int(out_features, "out_features", 1))
+        self.subnetworks = int(check_int(subnetworks, "subnetworks", 1))
+        self.width = int(check_int(width, "width", 1))
+        self.depth = int(check_int(depth, "depth", 1))
+        self.readout = check_choice(readout, "readout", READOUTS)
+        self.readout_leak = float(check_number(readout_leak, "readout_leak (the integrator's decay)", 0.0, 1.0))
         self.delays = check_delays(delays)
         self.max_delay = self.delays[-1]
         self.reset_mechanism = check_reset(reset_mechanism)
         self.surrogate = lookup_surrogate(surrogate, slope)
-        self.detach_reset = detach_reset
+        self.detach_reset = check_bool(detach_reset, "detach_reset")
         self.spike_mode = "hard"
         # how ``forward`` rolls time (runtime settings, not architecture): steps per block (None: sized
         # to the cache) and gradient checkpointing over time (True, False or "auto": on when the
@@ -150,8 +141,7 @@ class ParallelLIFSNN(nn.Module):
     # ----------------------------------------------------------------- set-up
     def reset_parameters(self, init_scale: float = 1.0, seed: int | None = None) -> None:
         """Gaussian hidden weights and biases ``N(0, init_scale^2 / fan_in)``; readout like ``nn.Linear``."""
-        if not (math.isfinite(init_scale) and init_scale > 0):
-            raise ValueError(f"init_scale must be a finite number > 0, got {init_scale}")
+        check_number(init_scale, "init_scale", 0.0, open_low=True)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         with torch.no_grad():
             for w, b in zip(self.weights, self.biases):
@@ -284,7 +274,7 @@ class ParallelLIFSNN(nn.Module):
     def rollout_plan(self, steps: int, batch: int, reduce: str) -> blocked.Plan:
         """How :mod:`spikeopt.snn.blocked` rolls ``steps`` x ``batch`` through this network's hidden layers."""
         if self.block_steps is not None:
-            _positive_int(self.block_steps, "block_steps")
+            check_int(self.block_steps, "block_steps", 1)
         block, segment = blocked.block_and_segment(steps, batch, self.subnetworks * self.width, self.depth,
                                                    self.weights[0].element_size(), self.checkpoint_time,
                                                    self.block_steps)
@@ -305,7 +295,7 @@ class ParallelLIFSNN(nn.Module):
     def rollout_bytes(self, steps: int, batch: int, grad: bool) -> int:
         """Bytes the blocked ``forward`` (and backward, with ``grad``) of ``batch`` sequences of ``steps`` holds."""
         if self.block_steps is not None:
-            _positive_int(self.block_steps, "block_steps")
+            check_int(self.block_steps, "block_steps", 1)
         reduce = {"final": "final", "integrate": "sum", "per_step": "all"}[self.readout]
         return blocked.rollout_bytes(steps, batch, self.in_features * len(self.delays), self.subnetworks * self.width,
                                      self.depth, reduce, grad, self.weights[0].element_size(), self.checkpoint_time,
@@ -344,8 +334,7 @@ class ParallelLIFSNN(nn.Module):
         the subnetwork-major rollout (:mod:`spikeopt.snn.kmajor`), which never holds more than a
         block of steps.
         """
-        if reduce not in blocked.REDUCES:
-            raise ValueError(f"reduce must be one of {', '.join(blocked.REDUCES)}, got {reduce!r}")
+        check_choice(reduce, "reduce", blocked.REDUCES)
         if reduce == "sum" and (time_weights is None or time_weights.shape != (x.shape[0],)):
             raise ValueError(f"reduce='sum' needs time_weights of shape ({x.shape[0]},)")
         self.check_input(x)
@@ -368,8 +357,7 @@ class ParallelLIFSNN(nn.Module):
 @contextmanager
 def spike_mode(model: ParallelLIFSNN, mode: str) -> Iterator[ParallelLIFSNN]:
     """Run ``model`` with ``spike_mode = mode`` inside the block, restoring the previous mode after."""
-    if mode not in SPIKE_MODES:
-        raise ValueError(f"spike mode must be one of {', '.join(map(repr, SPIKE_MODES))}, got {mode!r}")
+    check_choice(mode, "spike mode", SPIKE_MODES)
     old, model.spike_mode = model.spike_mode, mode
     try:
         yield model

@@ -29,6 +29,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from spikeopt.validation import check_choice, check_number
+
 
 def _atan_f(x: Tensor, k: float) -> Tensor:
     return 0.5 + torch.atan(0.5 * math.pi * k * x) / math.pi
@@ -113,12 +115,10 @@ class Surrogate:
     slope: float | None = None
 
     def __post_init__(self) -> None:
-        if self.name not in _SMOOTH:
-            raise ValueError(f"unknown surrogate {self.name!r}; valid surrogates: {', '.join(SURROGATES)}")
+        check_choice(self.name, "surrogate", SURROGATES)
         if self.slope is None:
             object.__setattr__(self, "slope", _SMOOTH[self.name][2])
-        if not (isinstance(self.slope, (int, float)) and math.isfinite(self.slope) and self.slope > 0):
-            raise ValueError(f"surrogate slope must be a finite number > 0, got {self.slope!r}")
+        check_number(self.slope, "surrogate slope", 0.0, open_low=True)
         object.__setattr__(self, "slope", float(self.slope))
 
     def spike(self, x: Tensor) -> Tensor:

@@ -26,6 +26,7 @@ from spikeopt.tasks.metrics import (
     split_generator,
     token_accuracy,
 )
+from spikeopt.validation import check_choice, check_int, check_number
 
 MODES = ("carry", "direct")
 
@@ -80,15 +81,10 @@ class Addition(Task):
 
     def __post_init__(self) -> None:
         for key, minimum in (("base", 2), ("digits", 1), ("n_train", 1), ("n_val", 1), ("n_test", 1), ("n_ood", 1)):
-            value = getattr(self, key)
-            if not _is_int(value) or value < minimum:
-                raise ValueError(f"addition option {key} must be an integer >= {minimum}, got {value!r}")
-        if self.mode not in MODES:
-            raise ValueError(f"addition option mode must be one of {MODES}, got {self.mode!r}")
+            check_int(getattr(self, key), f"addition option {key}", minimum)
+        check_choice(self.mode, "addition option mode", MODES)
         for key in ("lambda_carry", "ramp"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0.0:
-                raise ValueError(f"addition option {key} must be a number >= 0, got {value!r}")
+            check_number(getattr(self, key), f"addition option {key}", 0.0)
         if isinstance(self.ood_factors, (str, bytes)) or not hasattr(self.ood_factors, "__iter__"):
             raise ValueError(f"addition option ood_factors must be a sequence of integers, got {self.ood_factors!r}")
         self.ood_factors = tuple(self.ood_factors)

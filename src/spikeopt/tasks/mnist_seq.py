@@ -17,6 +17,8 @@ import torch
 from spikeopt.tasks.base import Head, SequenceData, SequenceModel, Task, evaluate_classification
 from spikeopt.tasks.idx import read_idx, read_idx_shape
 from spikeopt.tasks.metrics import split_generator
+from spikeopt.tasks.series import check_fraction
+from spikeopt.validation import check_int
 
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -137,22 +139,13 @@ class MnistSeq(Task):
     )
 
     def __post_init__(self) -> None:
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
-            raise ValueError(f"mnist-seq option steps must be a positive integer, got {self.steps!r}")
+        check_int(self.steps, "mnist-seq option steps", 1)
         for key in ("val_fraction", "test_fraction"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
-                raise ValueError(f"mnist-seq option {key} must lie strictly between 0 and 1, got {value!r}")
+            check_fraction("mnist-seq", key, getattr(self, key))
         if self.data_dir is None and self.val_fraction + self.test_fraction >= 1.0:
             raise ValueError("mnist-seq: val_fraction + test_fraction must be < 1 to leave training data")
-        if self.n_train is not None and (
-            isinstance(self.n_train, bool) or not isinstance(self.n_train, int) or self.n_train < 1
-        ):
-            raise ValueError(f"mnist-seq option n_train must be a positive integer or None, got {self.n_train!r}")
-        if self.classes is not None and (
-            isinstance(self.classes, bool) or not isinstance(self.classes, int) or self.classes < 2
-        ):
-            raise ValueError(f"mnist-seq option classes must be an integer >= 2 or None, got {self.classes!r}")
+        check_int(self.n_train, "mnist-seq option n_train", 1, optional=True)
+        check_int(self.classes, "mnist-seq option classes", 2, optional=True)
         if self.data_dir is None:
             self._pixels, self._classes = 64, 10
             if self.classes is not None and self.classes != 10:
@@ -189,7 +182,9 @@ class MnistSeq(Task):
     def _load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         """(train images [N, P], labels, test images, labels); test is None for the built-in digits."""
         if self.data_dir is None:
-            from sklearn.datasets import load_digits  # here: importing sklearn takes ~1 s; only the built-in digits need it
+            from sklearn.datasets import (
+                load_digits,  # here: importing sklearn takes ~1 s; only the built-in digits need it
+            )
 
             digits = load_digits()
             return (digits.data / 16.0).astype(np.float32), digits.target.astype(np.int64), None, None

@@ -9,20 +9,18 @@ import torch
 
 from spikeopt.tasks.base import SequenceData
 from spikeopt.tasks.metrics import split_generator
+from spikeopt.validation import check_int, check_number
 
 
 def check_fraction(name: str, key: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
-        raise ValueError(f"{name} option {key} must lie strictly between 0 and 1, got {value!r}")
+    check_number(value, f"{name} option {key}", 0.0, 1.0, open_low=True, open_high=True)
 
 
 def check_max_steps(name: str, value: object) -> int | None:
     """``max_steps`` as given, with the command line's ``none`` / ``null`` read as None (no pooling)."""
     if isinstance(value, str) and value.strip().lower() in ("none", "null"):
         return None
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"{name} option max_steps must be a positive integer or none (no pooling), got {value!r}")
-    return value  # type: ignore[return-value]
+    return check_int(value, f"{name} option max_steps (none: no pooling)", 1, optional=True)
 
 
 def class_order(labels: list[str], declared: list[str] | None = None) -> list[str]:

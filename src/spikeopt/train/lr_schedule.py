@@ -8,20 +8,17 @@ means giving the SG baseline the schedule the best libraries use.
 
 from __future__ import annotations
 
-import math
-
 import torch
+
+from spikeopt.validation import check_choice, check_int, check_number
 
 LR_SCHEDULES = ("constant", "cosine", "step")
 
 
 def check_schedule(schedule: str, step_size: int, gamma: float) -> None:
-    if schedule not in LR_SCHEDULES:
-        raise ValueError(f"unknown lr_schedule {schedule!r}; valid: {', '.join(LR_SCHEDULES)}")
-    if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
-        raise ValueError(f"lr_step_size must be a positive integer (epochs between decays), got {step_size!r}")
-    if not (isinstance(gamma, (int, float)) and 0 < gamma <= 1 and math.isfinite(gamma)):
-        raise ValueError(f"lr_gamma must be a number in (0, 1] (the decay factor), got {gamma!r}")
+    check_choice(schedule, "lr_schedule", LR_SCHEDULES)
+    check_int(step_size, "lr_step_size (epochs between decays)", 1)
+    check_number(gamma, "lr_gamma (the decay factor)", 0.0, 1.0, open_low=True)
 
 
 def make_scheduler(

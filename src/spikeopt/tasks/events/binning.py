@@ -24,21 +24,17 @@ from typing import Sequence
 import numpy as np
 
 from spikeopt.tasks.events.format import EventSamples, validate_events
+from spikeopt.validation import check_int, check_number
 
 _CHUNK_CELLS = 1 << 24  # output cells per bincount chunk (64 MiB of int32 counts)
 
 
 def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
+    return int(check_int(value, name, 1))
 
 
 def _positive_number(value: object, name: str) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    value = check_number(value, name, 0, open_low=True)
     return int(value) if float(value).is_integer() else float(value)
 
 

@@ -12,7 +12,6 @@ Targets are ``y [N, 1]`` int64 class labels, read out once at the end (``readout
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar
 
@@ -35,6 +34,7 @@ from spikeopt.tasks.events.readers import (
     nmnist_index,
 )
 from spikeopt.tasks.events.simulate import EventDigitsConfig, load_event_digits
+from spikeopt.validation import check_int, check_number
 
 # real data sets are read, denoised and binned a chunk of files at a time, to bound memory
 _NMNIST_FILES_PER_CHUNK = 1024  # ~4k events per file
@@ -48,32 +48,12 @@ EventTransform = Callable[[EventSamples, int], EventSamples]
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
 def _check_int(task: str, key: str, value: object, minimum: int, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if not _is_int(value) or value < minimum:  # type: ignore[operator]
-        extra = " or None" if optional else ""
-        raise ValueError(f"{task} option {key} must be an integer >= {minimum}{extra}, got {value!r}")
+    check_int(value, f"{task} option {key}", minimum, optional=optional)
 
 
 def _check_number(task: str, key: str, value: object, low: float, high: float | None = None, *, open_low=False) -> None:
-    ok = _is_number(value) and math.isfinite(value)  # type: ignore[arg-type]
-    if ok:
-        ok = value > low if open_low else value >= low  # type: ignore[operator]
-        if high is not None:
-            ok = ok and value < high  # type: ignore[operator]
-    if not ok:
-        bound = f"> {low}" if open_low else f">= {low}"
-        bound += f" and < {high}" if high is not None else ""
-        raise ValueError(f"{task} option {key} must be a number {bound}, got {value!r}")
+    check_number(value, f"{task} option {key}", low, high, open_low=open_low, open_high=True)
 
 
 def stratified_split(
