@@ -75,7 +75,10 @@ def check_reg_spec(reg: Any) -> float | list[float] | str:
         if any(not isinstance(v, float) for v in values):
             raise ValueError(f"reg must be {allowed}; a list may hold numbers only, got {reg!r}")
         return values  # type: ignore[return-value]
-    return float(check_number(reg, f"reg ({allowed})", 0.0, open_low=True))
+    try:
+        return float(check_number(reg, "reg", 0.0, open_low=True))
+    except (TypeError, ValueError):
+        raise ValueError(f"reg must be {allowed}; got {reg!r}") from None
 
 
 def auto_regs(reg_max: float, points: int = AUTO_POINTS, high: float = AUTO_HIGH, low: float = AUTO_LOW) -> list[float]:
