@@ -35,6 +35,7 @@ from torch import Tensor
 
 from spikeopt.probe import record_layers
 from spikeopt.snn.network import ParallelLIFSNN
+from spikeopt.validation import check_int
 
 ENERGY_PJ = {"ac": 0.9, "mac": 4.6}
 ENERGY_SOURCE = ("Horowitz, 'Computing's energy problem (and what we can do about it)', ISSCC 2014: "
@@ -67,8 +68,7 @@ def count_operations(model: ParallelLIFSNN, x: Tensor, batch_size: int | None = 
     """
     if not isinstance(model, ParallelLIFSNN):
         raise TypeError(f"model must be a spikeopt ParallelLIFSNN, got {type(model).__name__}")
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+    check_int(batch_size, "batch_size", 1, optional=True)
     model.check_input(x)
     steps, samples = x.shape[0], x.shape[1]
     k, m, depth, outs = model.subnetworks, model.width, model.depth, model.out_features

@@ -25,6 +25,7 @@ from spikeopt.convex.dictionary import (
     roll,
 )
 from spikeopt.snn.network import ParallelLIFSNN
+from spikeopt.validation import check_int
 
 
 def estimate_grow_memory(rows: int, atoms: int, block_columns: int, steps: int, chunk: int, itemsize: int) -> int:
@@ -136,8 +137,7 @@ def fill_dictionary(
     from spikeopt.convex.witnesses import concat_subnetworks
 
     _check_layout(layout, chunk_size, leak)
-    if isinstance(atoms, bool) or not isinstance(atoms, int) or atoms < 1:
-        raise ValueError(f"atoms must be a positive integer (the target dictionary size), got {atoms!r}")
+    check_int(atoms, "atoms (the target dictionary size)", 1)
     if not 0.0 <= near < 1.0:
         raise ValueError(f"near must be in [0, 1) (a mean squared difference), got {near!r}")
     if isinstance(max_blocks, bool) or not isinstance(max_blocks, int) or max_blocks < 1:

@@ -79,7 +79,7 @@ class GramSquaredSolver:
         """``(G, B)`` of the working set, centered when an intercept is fitted; grows the cached Gram."""
         ctx = self.ctx
         fit, wn, design = ctx.datafit, ctx.wn, ctx.design
-        k, c = ws.size, fit.n_outputs
+        k = ws.size
         old_pos = np.searchsorted(self._ws, ws)
         old_pos = np.minimum(old_pos, max(self._ws.size - 1, 0))
         known = (self._ws.size > 0) & (self._ws[old_pos] == ws) if self._ws.size else np.zeros(k, dtype=bool)

@@ -32,6 +32,7 @@ from spikeopt.experiments.config import RunConfig, progress_off
 from spikeopt.experiments.progress import Progress
 from spikeopt.experiments.run import run
 from spikeopt.experiments.store import RunRecord, Store
+from spikeopt.validation import check_int
 
 RunFn = Callable[[RunConfig], dict[str, Any]]
 
@@ -211,8 +212,7 @@ def run_sweep(
     Raises :class:`SweepInterrupted` when a worker process dies; what finished is kept.
     """
     specs = [specs] if isinstance(specs, SweepSpec) else list(specs)
-    if workers < 0:
-        raise ValueError(f"workers must be >= 0, got {workers}")
+    check_int(workers, "workers", 0)
     jobs = plan(specs)
     done_keys = store.finished(include_failed=not retry_failed)
     todo = [j for j in jobs if j[0] not in done_keys]

@@ -44,6 +44,7 @@ import torch
 
 from spikeopt.export.nir_import import from_nir  # noqa: F401 - the import side, re-exported here
 from spikeopt.snn.network import ParallelLIFSNN
+from spikeopt.validation import check_number
 
 RESET_POLICIES = ("refuse", "subgraph", "metadata")
 DEFAULT_DT = 1e-4  # snnTorch's NIR exporter and importer use this step
@@ -116,8 +117,7 @@ def to_nir(model: ParallelLIFSNN, reset_policy: str = "refuse", dt: float = DEFA
         raise TypeError(f"model must be a spikeopt ParallelLIFSNN, got {type(model).__name__}")
     if reset_policy not in RESET_POLICIES:
         raise ValueError(f"unknown reset_policy {reset_policy!r}; valid: {', '.join(RESET_POLICIES)}")
-    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not np.isfinite(dt) or dt <= 0:
-        raise ValueError(f"dt must be a finite number > 0 (the simulator's time step), got {dt!r}")
+    check_number(dt, "dt (the simulator's time step)", 0.0, open_low=True)
     reset = model.reset_mechanism
     if reset == "subtract" and reset_policy == "refuse":
         raise ValueError(

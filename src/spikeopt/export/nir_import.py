@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from spikeopt.snn.network import ParallelLIFSNN
+from spikeopt.validation import check_number
 
 RTOL = 1e-9  # parameters written in float64 from float32 values come back well inside this
 
@@ -186,8 +187,7 @@ def from_nir(graph: Any, dt: float | None = None) -> ParallelLIFSNN:
     meta = dict(getattr(graph, "metadata", None) or {})
     if dt is None:
         dt = float(meta.get("dt", DEFAULT_DT))
-    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not np.isfinite(dt) or dt <= 0:
-        raise ValueError(f"dt must be a finite number > 0 (the time step the graph was written for), got {dt!r}")
+    check_number(dt, "dt (the time step the graph was written for)", 0.0, open_low=True)
     g = _Graph(graph)
     for name in g.nodes:
         if isinstance(g.nodes[name], nir.NIRGraph):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 
-import torch
 from torch import Tensor
 
 MAX_BYTES = 512 * 2**20

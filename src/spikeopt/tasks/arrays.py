@@ -12,6 +12,7 @@ from spikeopt.tasks.base import Head, SequenceData, SequenceModel, Task, evaluat
 from spikeopt.tasks.series import (
     check_fraction, check_max_steps, pool_steps, stratified_holdout, to_sequence, znormalise,
 )
+from spikeopt.validation import check_bool
 
 
 def _inputs(data: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
@@ -80,8 +81,7 @@ class Arrays(Task):
         if not self.data_file:
             raise ValueError("task 'arrays' needs the option data_file, e.g. --data-file my_data.npz")
         self.data_file = str(self.data_file)
-        if not isinstance(self.znorm, bool):
-            raise ValueError(f"arrays option znorm must be true or false, got {self.znorm!r}")
+        self.znorm = check_bool(self.znorm, "arrays option znorm")
         check_fraction(self.name, "val_fraction", self.val_fraction)
         check_fraction(self.name, "test_fraction", self.test_fraction)
         self.max_steps = check_max_steps(self.name, self.max_steps)

@@ -12,6 +12,7 @@ from spikeopt.tasks.series import (
     check_fraction, check_max_steps, class_order, pool_steps, resample_length, stratified_holdout, to_sequence, znormalise,
 )
 from spikeopt.tasks.ucr_files import RawSeries, find_ucr_files, read_ucr
+from spikeopt.validation import check_bool
 
 UNEQUAL = ("error", "resample")
 
@@ -63,8 +64,7 @@ class Ucr(Task):
             raise ValueError("task 'ucr' needs the options data_dir and dataset, e.g. "
                              "--data-dir ~/UCRArchive_2018 --dataset GunPoint (nothing is downloaded)")
         self.data_dir, self.dataset = str(self.data_dir), str(self.dataset)
-        if not isinstance(self.znorm, bool):
-            raise ValueError(f"ucr option znorm must be true or false, got {self.znorm!r}")
+        self.znorm = check_bool(self.znorm, "ucr option znorm")
         check_fraction(self.name, "val_fraction", self.val_fraction)
         self.max_steps = check_max_steps(self.name, self.max_steps)
         if self.unequal_length not in UNEQUAL:

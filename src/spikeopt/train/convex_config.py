@@ -87,8 +87,7 @@ class ConvexConfig:
         if self.atoms is not None:
             if isinstance(self.atoms, float) and self.atoms.is_integer():
                 self.atoms = int(self.atoms)
-            if isinstance(self.atoms, bool) or not isinstance(self.atoms, int) or self.atoms < 1:
-                raise ValueError(f"atoms must be a positive integer or None (one witness block), got {self.atoms!r}")
+            check_int(self.atoms, "convex.atoms (None: one witness block)", 1)
         band = tuple(float(v) for v in self.rate_band)
         if len(band) != 2 or not 0.0 < band[0] <= band[1] < 1.0:
             raise ValueError(f"rate_band must be (low, high) with 0 < low <= high < 1, got {self.rate_band!r}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from spikeopt.resources import available_bytes
+from spikeopt.validation import check_choice
 
 FLOAT32, FLOAT64 = 4, 8
 EVAL_BATCH = 1024  # the batch size task.evaluate uses
@@ -43,10 +44,8 @@ def gradient_training_bytes(
     ``rollout="full"``: the all-steps-at-once rollout (smooth spikes, zero reset, a given state):
     6 tensors ``[T, B, K*width]`` per layer for BPTT and 3 for evaluation.
     """
-    if rollout not in ("blocked", "full"):
-        raise ValueError(f"rollout must be 'blocked' or 'full', got {rollout!r}")
-    if readout not in READOUT_REDUCE:
-        raise ValueError(f"readout must be one of {', '.join(READOUT_REDUCE)}, got {readout!r}")
+    check_choice(rollout, "rollout", ("blocked", "full"))
+    check_choice(readout, "readout", READOUT_REDUCE)
     params = network_parameters(in_features, out_features, subnetworks, width, depth)
     batch, eval_batch = min(batch_size, samples), min(EVAL_BATCH, samples)
     if rollout == "full":

@@ -18,13 +18,13 @@ Within each sample the output events are sorted by time (stably).
 
 from __future__ import annotations
 
-import math
 from typing import Callable, Sequence
 
 import numpy as np
 
 from spikeopt.tasks.events.binning import sample_spans
 from spikeopt.tasks.events.format import EVENT_DTYPE, EventSamples
+from spikeopt.validation import check_number
 
 EVENT_CORRUPTIONS = ("drop", "noise", "jitter")
 
@@ -49,13 +49,7 @@ def _check_samples(samples: object) -> EventSamples:
 
 
 def _check_level(value: object, name: str, high: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and value >= 0 and (high is None or value <= high)):
-        bound = f"in [0, {high}]" if high is not None else ">= 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
-    return value
+    return float(check_number(value, name, 0.0, high))
 
 
 def _rebuild(samples: EventSamples, events: np.ndarray, group: np.ndarray) -> EventSamples:

@@ -40,6 +40,7 @@ import numpy as np
 
 from spikeopt.atomic import atomic_write
 from spikeopt.tasks.events.format import EVENT_DTYPE, EventSamples
+from spikeopt.validation import check_int, check_number
 
 CACHE_ENV = "SPIKEOPT_CACHE"
 CACHE_SUBDIR = "event-digits"
@@ -58,8 +59,7 @@ def default_cache_dir() -> Path:
 
 def saccade_path(steps_per_saccade: int, amplitude: float) -> np.ndarray:
     """Image offsets ``[3 * steps_per_saccade + 1, 2]`` (dx, dy) along the triangle, centroid at 0."""
-    if steps_per_saccade < 1:
-        raise ValueError(f"steps_per_saccade must be >= 1, got {steps_per_saccade}")
+    check_int(steps_per_saccade, "steps_per_saccade", 1)
     a = float(amplitude)
     vertices = np.array([[0.0, 0.0], [a / 2, a], [a, 0.0], [0.0, 0.0]])
     vertices -= vertices[:3].mean(axis=0)
@@ -131,19 +131,14 @@ def digit_images(size: int = 16, pad: int | None = None) -> tuple[np.ndarray, np
 
 
 def _check_geometry(size: int, pad: int | None) -> tuple[int, int]:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 8:
-        raise ValueError(f"size must be an integer >= 8, got {size!r}")
-    pad = max(1, int(size) // 8) if pad is None else pad
-    if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0 or size - 2 * pad < 4:
-        raise ValueError(f"pad must be an integer >= 0 leaving >= 4 pixels of digit, got {pad!r} for size {size}")
+    check_int(size, "size", 8)
+    pad = max(1, int(size) // 8) if pad is None else check_int(pad, "pad", 0)
+    if size - 2 * pad < 4:
+        raise ValueError(f"pad must leave >= 4 pixels of digit, got pad {pad!r} for size {size}")
     return int(size), int(pad)
 
 
 # ---------------------------------------------------------------------------------------- simulator
-
-
-def _is_number(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
 
 
 def simulate_events(
@@ -173,16 +168,10 @@ def simulate_events(
     if labels.shape != (n,):
         raise ValueError(f"labels must have shape ({n},), got {labels.shape}")
     for name, value in (("contrast", contrast), ("saccade_ms", saccade_ms), ("log_eps", log_eps)):
-        if not (_is_number(value) and value > 0 and math.isfinite(value)):
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if not (_is_number(noise_hz) and noise_hz >= 0 and math.isfinite(noise_hz)):
-        raise ValueError(f"noise_hz must be a number >= 0, got {noise_hz!r}")
-    steps_ok = _is_number(steps_per_saccade) and isinstance(steps_per_saccade, (int, np.integer))
-    if not steps_ok or steps_per_saccade < 1:
-        raise ValueError(f"steps_per_saccade must be an integer >= 1, got {steps_per_saccade!r}")
-    amplitude = max(1.0, w / 8) if amplitude is None else float(amplitude)
-    if not (math.isfinite(amplitude) and amplitude >= 0):
-        raise ValueError(f"amplitude must be a number >= 0, got {amplitude!r}")
+        check_number(value, name, 0.0, open_low=True)
+    check_number(noise_hz, "noise_hz", 0.0)
+    check_int(steps_per_saccade, "steps_per_saccade", 1)
+    amplitude = max(1.0, w / 8) if amplitude is None else float(check_number(amplitude, "amplitude", 0.0))
 
     rng = np.random.default_rng(seed)
     path = saccade_path(steps_per_saccade, amplitude)
