@@ -75,3 +75,18 @@ def test_admm_probes_a_few_iterations_and_scales_them_back():
     seconds = probe_seconds(_base(**{"method": "admm", "admm.iterations": 10 * ADMM_PROBE_ITERATIONS}), fake)
     assert seen == [ADMM_PROBE_ITERATIONS]
     assert 4.5 <= seconds < 5.0  # 0.5 s for a tenth of the iterations: 0.5 x 9 more, plus the probe's wall time
+
+
+def test_a_failing_probe_is_reported_and_the_other_shapes_are_still_estimated():
+    def fake(config):
+        if config.task_options["steps"] == 8:
+            raise ValueError("the convex solve at reg 0.0001 stopped short")
+        return {"timings": {}}
+    spec = SweepSpec("s", _base(method="cvx"), {"task_options.steps": [4, 8]}, [0, 1, 2],
+                     group_by=["task_options.steps"])
+    e = estimate([spec], set(), fake)
+    assert (e.runs, e.shapes, e.failed_runs) == (6, 2, 3)
+    assert e.first_error == "ValueError: the convex solve at reg 0.0001 stopped short"
+    line = describe("t", e, 1)
+    assert line.startswith("t: 6 runs left (2 shapes") and "the probe failed for 3 of the runs" in line
+    assert "stopped short" in line

@@ -35,6 +35,8 @@ class Estimate:
     shapes: int
     worker_seconds: float
     probe_seconds: float
+    failed_runs: int = 0  # runs whose shape's probe raised: the sweep will record them as failed
+    first_error: str = ""
 
     def wall(self, workers: int) -> float:
         return self.worker_seconds / max(1, workers)
@@ -83,16 +85,30 @@ def estimate(specs: list[SweepSpec], done: set[str], run_fn: Callable[[RunConfig
     for _, cfg in todo:
         shapes.setdefault(shape_key(cfg), []).append(cfg)
     t0 = time.perf_counter()
-    seconds = sum(probe_seconds(RunConfig.from_dict(cfgs[0]), run_fn) * len(cfgs) for cfgs in shapes.values())
-    return Estimate(len(todo), len(shapes), seconds, time.perf_counter() - t0)
+    seconds, failed, first_error = 0.0, 0, ""
+    for cfgs in shapes.values():
+        start = time.perf_counter()
+        try:
+            seconds += probe_seconds(RunConfig.from_dict(cfgs[0]), run_fn) * len(cfgs)
+        except Exception as err:  # noqa: BLE001 - the sweep records such runs as failed; the estimate goes on
+            # the real runs fail the same way, after about as long (their SG stages' full epochs are unknown)
+            seconds += (time.perf_counter() - start) * len(cfgs)
+            failed += len(cfgs)
+            first_error = first_error or f"{type(err).__name__}: {err}"
+    return Estimate(len(todo), len(shapes), seconds, time.perf_counter() - t0, failed, first_error)
 
 
 def describe(name: str, e: Estimate, workers: int) -> str:
     """One line for the console: runs left and the estimated wall time on ``workers`` workers."""
     if not e.runs:
         return f"{name}: every run is stored"
-    return (f"{name}: {e.runs} runs left ({e.shapes} shapes probed in {e.probe_seconds:.0f} s), about "
+    line = (f"{name}: {e.runs} runs left ({e.shapes} shapes probed in {e.probe_seconds:.0f} s), about "
             f"{describe_seconds(e.wall(workers))} on {max(1, workers)} worker(s)")
+    if e.failed_runs:
+        error = e.first_error if len(e.first_error) <= 300 else e.first_error[:297] + "..."
+        line += (f"; the probe failed for {e.failed_runs} of the runs (they will be stored as failed, "
+                 f"counted here at the probe's time): {error}")
+    return line
 
 
 def describe_seconds(seconds: float) -> str:
