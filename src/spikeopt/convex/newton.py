@@ -31,11 +31,12 @@ from .penalty import row_norms
 _AA_EVERY = 5  # Anderson extrapolation every this many CD epochs
 _ARMIJO = 1e-4
 _DENSE_SUPPORT_BYTES = 1 << 28  # support Newton uses a dense float64 copy of the support columns up to this
-_CG_MAX = 50  # conjugate-gradient iterations per support Newton step
+_CG_MAX = 50  # conjugate-gradient iterations of a support Newton step, at first ...
+_CG_MAX_GROWN = 1600  # ... doubled up to this while capped steps repeat on one support (ill-conditioned)
 _MAX_EPOCHS_QUADRATIC = 10  # CD epochs per Newton step when the model is exact (squared loss)
 _MAX_EPOCHS = 10  # ... when it is only a local model (cross-entropy)
-_INNER_REL = {True: 1e-3, False: 0.1}
-_GRAM_ROWS_PER_ATOM = 4  # multi-class / multi-head working sets go to gram_softmax.py from n >= this * k  # stop CD when the step norm fell by this factor
+_INNER_REL = {True: 1e-3, False: 0.1}  # stop CD when the step norm fell by this factor
+_GRAM_ROWS_PER_ATOM = 4  # multi-class / multi-head working sets go to gram_softmax.py from n >= this * k
 
 
 def feasible_scale(norms: np.ndarray, reg: float, guard: float = 1e-11) -> float:
@@ -174,7 +175,8 @@ class WorkingSetSolver:
         curv = float(fit.curvature)
         DT = np.empty((k, c))
         iters = 0
-        last_support = None
+        last_support = newton_support = None
+        cg_cap = _CG_MAX
         while True:
             if icpt:  # exact intercept: only lowers the objective
                 Z0 = Z - b[None, :]
@@ -255,8 +257,16 @@ class WorkingSetSolver:
             # ---- on a support that CD no longer changes: a Newton-CG step of the true objective
             support = row_norms(W) > 0
             if support.any() and last_support is not None and np.array_equal(support, last_support):
-                W, Z, b, used = support_newton_step(ctx, cmask, W, Z, b, support, (indptr, indices, data), frac)
+                W, Z, b, used = support_newton_step(ctx, cmask, W, Z, b, support, (indptr, indices, data), frac,
+                                                    cg_max=cg_cap)
                 iters += 1
+                # a capped step followed by another Newton step on the same support: CG was cut short
+                # on an ill-conditioned Hessian (separable data at small reg: most rows have p(1-p) ~ 0)
+                # and truncated steps crawl; let CG run longer, so the solve converges instead of
+                # spending its budget (a fixed cap of 50 left such solves unconverged at 20,000 iterations)
+                if used >= cg_cap and newton_support is not None and np.array_equal(support, newton_support):
+                    cg_cap = min(2 * cg_cap, _CG_MAX_GROWN)
+                newton_support = support
             last_support = support
         self.last_gap = gap
         return W, (b if icpt else None), iters
