@@ -75,9 +75,9 @@ def test_check_uses_the_models_plan():
 
 
 def test_arguments_are_validated():
-    with pytest.raises(ValueError, match="rollout must be 'blocked' or 'full'"):
+    with pytest.raises(ValueError, match="unknown rollout 'chunked'; valid: blocked, full"):
         memory.gradient_training_bytes(8, 10, 1, 1, 1, 1, 1, 4, rollout="chunked")
-    with pytest.raises(ValueError, match="readout must be one of"):
+    with pytest.raises(ValueError, match="unknown readout 'last'; valid: "):
         memory.gradient_training_bytes(8, 10, 1, 1, 1, 1, 1, 4, readout="last")
     with pytest.raises(ValueError, match="unknown reduce"):
         blocked.rollout_bytes(8, 4, 1, 16, 1, "mean", True)
