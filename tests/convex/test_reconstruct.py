@@ -98,3 +98,64 @@ def test_layout_and_readout_must_agree():
     d = build_dictionary(net, x, "final")
     with pytest.raises(ValueError, match="readout='final'"):
         reconstruct(net, d, np.zeros((d.n_atoms, 2)), None, "integrate")
+
+
+def _naive_lif_spikes(x, w, b, beta, theta):
+    """Spike trains [T, N, S] of S independent subtract-reset LIF neurons, one loop step at a time."""
+    u = torch.zeros(x.shape[1], w.shape[1], dtype=x.dtype)
+    s = torch.zeros_like(u)
+    out = []
+    for t in range(x.shape[0]):
+        u = beta * u + x[t] @ w + b - s * theta
+        s = (u > theta).to(x.dtype)
+        out.append(s)
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("layout,readout", [("final", "final"), ("integrate", "integrate")])
+def test_packed_depth1_network_keeps_only_the_active_neurons_and_computes_the_same(layout, readout):
+    from spikeopt.convex.calibrate import calibrated_witnesses
+    from spikeopt.convex.dictionary_fill import fill_dictionary
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(10, 150, 2, generator=g, dtype=torch.float64).cumsum(0) / 3
+    y = ((x[-1, :, 0] > x[0, :, 0]).long() + (x[:, :, 1].mean(0) > 0).long()).numpy()  # 3 classes
+    model = ModelConfig(subnetworks=4, width=8, delays=(0, 1, 3))
+    stat = "final" if layout == "final" else "integrate"
+
+    def sample(blk):
+        return calibrated_witnesses(x.float(), model, stat, seed=blk)[0].double()
+
+    d, net = fill_dictionary(sample, x, 120, layout)
+    sol = solve(d.atoms, y, 2e-3, loss="cross_entropy", intercept=True)
+    packed, report = reconstruct(net, d, sol.coef, sol.intercept, readout)
+    whole, whole_report = reconstruct(net, d, sol.coef, sol.intercept, readout, pack=False)
+    active = len(sol.active)
+    assert report.active_atoms == whole_report.active_atoms == active > 8
+    assert packed.subnetworks == report.subnetworks == -(-active // 8) < whole.subnetworks
+    assert packed.width == 8 and packed.delays == net.delays
+    # the same outputs as the convex predictor on the training rows, and as the whole network on new inputs
+    assert np.allclose(packed(x)[0].detach().numpy(), sol.predict(d.atoms), atol=1e-10)
+    fresh = torch.randn(10, 40, 2, generator=g, dtype=torch.float64).cumsum(0) / 3
+    assert torch.allclose(packed(fresh)[0], whole(fresh)[0], atol=1e-10)
+    # the kept neurons are the active atoms' witness neurons (a naive loop on the delayed input) and
+    # the padding neurons never spike
+    k, j = (torch.as_tensor(c) for c in d.source[sol.active].T)
+    w0, b0 = net.weights[0].detach(), net.biases[0].detach()
+    taps = net.delayed(fresh)[0]
+    want = _naive_lif_spikes(taps, w0[k, :, j].T, b0[k, j], net.beta[0, k, j], net.threshold[0, k, j])
+    got = packed.hidden_spikes(fresh).flatten(-2)
+    assert torch.equal(got[..., :active], want)
+    assert not got[..., active:].any()
+
+
+def test_pack_keeps_whole_subnetworks_at_depth_two():
+    net = gaussian_witnesses(1, ModelConfig(subnetworks=16, width=4, depth=2), scale=2.0, seed=0).double()
+    x = (torch.rand(6, 120, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) > 0.5).double()
+    y = (x[0, :, 0] != x[-1, :, 0]).long().numpy()
+    d = build_dictionary(net, x, "final")
+    sol = solve(d.atoms, y, 1e-3, loss="cross_entropy", intercept=True)
+    packed, _ = reconstruct(net, d, sol.coef, sol.intercept, "final", pack=True)
+    whole, _ = reconstruct(net, d, sol.coef, sol.intercept, "final", pack=False)
+    assert packed.subnetworks == whole.subnetworks == len(np.unique(d.source[sol.active, 0]))
+    assert torch.equal(packed(x)[0], whole(x)[0])

@@ -147,7 +147,10 @@ NEUTRAL_ADDED_FIELDS: dict[str, dict[str, Any]] = {
     "convex": {"allow_unconverged": False, "select": "val", "grow_rounds": 0, "grow_candidates": 64, "grow_add": 32,
                # the paper's single block of Gaussian witnesses; the calibration settings then do nothing
                "witnesses": "gaussian", "atoms": None, "rate_band": (0.05, 0.95), "near_duplicate": 0.005,
-               "calibration_samples": 256, "max_blocks": None, "progress": True},
+               "calibration_samples": 256, "max_blocks": None, "progress": True,
+               # auto packing shrinks cvx / sg-cvx's rebuilt network without changing one output, and
+               # leaves cvx-sg's as it was: stored runs' metrics hold
+               "pack": None},
     "model": {"delays": "none", "readout": None, "readout_leak": 1.0},
     # a constant learning rate (the trainers' only behaviour before the schedules)
     **{section: {"lr_schedule": "constant", "lr_step_size": 10, "lr_gamma": 0.1, "checkpoint": None, "resume": False}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from spikeopt.convex.cv import SELECT_MODES
 from spikeopt.convex.path import check_reg_spec
 from spikeopt.train.base import option
-from spikeopt.validation import check_choice, check_int, check_number
+from spikeopt.validation import check_bool, check_choice, check_int, check_number
 
 CONVEX_LOSSES = ("cross_entropy", "squared")
 WITNESS_KINDS = ("calibrated", "gaussian")
@@ -32,6 +32,11 @@ class ConvexConfig:
     a dictionary much larger than the readout is cheap. Memory is ``rows x P`` bytes for binary
     layouts and ``4 rows x P`` for the integrate readout's float32 rates, estimated before building;
     lower ``atoms`` if the estimate is refused.
+    ``merge``: the rebuilt network keeps each witness subnetwork an active atom comes from once
+    (``False``: once per atom, the paper's literal construction). ``pack``: with one hidden layer,
+    keep only the active atoms' neurons, packed ``width`` to a subnetwork (same spikes and outputs,
+    tens of times fewer neurons); ``None`` (auto) packs for ``cvx`` and ``sg-cvx`` and not for
+    ``cvx-sg``, whose fine-tuning can then recruit the witness neurons the readout left unused.
     ``progress`` prints one-line updates on stderr while a long dictionary is built.
 
     ``reg``: one value, a list (a path) or ``"auto"`` (a path scaled to ``reg_max``, see
@@ -56,6 +61,7 @@ class ConvexConfig:
     beta_range: tuple[float, float] | None = None
     threshold_range: tuple[float, float] | None = None
     merge: bool = True
+    pack: bool | None = None
     chunk_size: int = 1024
     allow_unconverged: bool = False
     grow_rounds: int = option(0, flag="grow-rounds", help="column-generation rounds at the selected reg (0 = off)")
@@ -79,6 +85,8 @@ class ConvexConfig:
                 value = int(value)
                 setattr(self, name, value)
             check_int(value, f"convex.{name}", low)
+        if self.pack is not None:
+            check_bool(self.pack, "convex.pack (None: auto)")
         check_choice(self.select, "convex.select", SELECT_MODES)
         check_choice(self.loss, "convex loss", CONVEX_LOSSES)
         check_number(self.tol, "tol", 0.0, open_low=True)

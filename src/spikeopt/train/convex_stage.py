@@ -159,6 +159,7 @@ def run_convex_stage(
     layout = LAYOUT_OF_READOUT[readout]
     is_path = spec == AUTO or (isinstance(spec, list) and len(set(spec)) > 1)
     mode = selection_mode(cfg.select, task, layout, val, len(train), is_path)  # refuses before any solve
+    pack = True if cfg.pack is None else cfg.pack
     t0 = time.perf_counter()
     if dictionary is None:
         dictionary = build_dictionary(witnesses, train.x, layout, cfg.chunk_size, device=device, leak=leak,
@@ -191,7 +192,7 @@ def run_convex_stage(
                         intercept=prob.intercept, tol=cfg.tol, max_iter=cfg.max_iter, warm_start=warm)
         solve_s += time.perf_counter() - ts
         warm = sol
-        model, report = reconstruct(witnesses, dictionary, sol.coef, sol.intercept, readout, cfg.merge)
+        model, report = reconstruct(witnesses, dictionary, sol.coef, sol.intercept, readout, cfg.merge, pack)
         model = model.to(device)
         point = PathPoint(
             reg=sol.reg, primal=sol.primal, dual=sol.dual, gap=sol.gap, converged=sol.converged,
@@ -253,7 +254,7 @@ def run_convex_stage(
         )
         solution, final_dictionary = grown.solution, grown.dictionary
         model, report = reconstruct(grown.witnesses, grown.dictionary, solution.coef, solution.intercept,
-                                    readout, cfg.merge)
+                                    readout, cfg.merge, pack)
         model = model.to(device)
         info["column_generation"] = {
             "rounds": [r.as_dict() for r in grown.rounds],

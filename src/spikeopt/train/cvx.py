@@ -139,6 +139,8 @@ def fit_cvx_sg(task: Task, splits: dict[str, SequenceData], seed: int, device: t
                model: ModelConfig, convex: ConvexConfig, finetune: SGConfig, stages: StageConfig) -> MethodOutput:
     """Method ``cvx-sg``: ``cvx``, then SG fine-tuning of all its parameters (``finetune`` budget)."""
     first, splits = stage_splits(splits, stages, seed)
+    if convex.pack is None:  # fine-tune whole witness subnetworks: their unused neurons can be recruited
+        convex = replace(convex, pack=False)
     out = fit_cvx(task, first, seed, device, model=model, convex=convex)
     for p in out.model.parameters():
         p.requires_grad_(True)
