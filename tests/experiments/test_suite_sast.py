@@ -40,7 +40,7 @@ def _claims(tmp_path, sam_helps):
 
 
 def test_sam_is_judged_at_the_slope_with_the_largest_gap_and_its_claims_follow(tmp_path):
-    store, helps = _claims(tmp_path / "a", True)
+    _, helps = _claims(tmp_path / "a", True)
     with Store(tmp_path / "a" / "runs.sqlite") as store:
         assert gap_slope(TINY, store) == max(sizes(TINY).slopes)
         assert best_rho(TINY, store, gap_slope(TINY, store)).group["sast.rho"] == max(sizes(TINY).rhos)
