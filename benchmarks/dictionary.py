@@ -66,19 +66,19 @@ def snntorch_spikes(net, x):
             fcs, lifs = [], []
             for layer in range(net.depth):
                 w = net.weights[layer][k]  # [fan_in, m]
-                fc = nn.Linear(w.shape[0], net.width)
+                fc = nn.Linear(w.shape[0], net.width).to(x.device)
                 fc.weight.copy_(w.T)
                 fc.bias.copy_(net.biases[layer][k])
                 fcs.append(fc)
                 lifs.append(snn.Leaky(beta=net.beta[layer, k].clone(), threshold=net.threshold[layer, k].clone(),
-                                      reset_mechanism="subtract"))
+                                      reset_mechanism="subtract").to(x.device))
             mems = [lif.init_leaky() for lif in lifs]
             for t in range(x.shape[0]):
                 h = x[t]
                 for layer in range(net.depth):
                     h, mems[layer] = lifs[layer](fcs[layer](h), mems[layer])
             outs.append(h)
-    return torch.cat(outs, dim=1).to(torch.uint8).numpy()
+    return torch.cat(outs, dim=1).to(torch.uint8).cpu().numpy()
 
 
 def _data(steps: int, n: int):

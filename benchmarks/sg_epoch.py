@@ -40,7 +40,8 @@ from _meta import run_meta  # noqa: E402 (benchmarks/ is on sys.path when run as
 
 HERE = Path(__file__).resolve().parent
 K, M, BATCH, LR = 16, 32, 128, 3e-3
-PEERS = ("ours", "snntorch", "spikingjelly", "norse")
+PEERS = ("ours", "snntorch", "spikingjelly", "norse", "ours-torch")
+CPU_PEERS = PEERS[:4]
 
 
 def build(kind: str):
@@ -48,7 +49,7 @@ def build(kind: str):
     import torch
     from torch import nn
 
-    if kind == "ours":
+    if kind in ("ours", "ours-torch"):  # ours-torch: the child runs with SPIKEOPT_TRITON=0 (no fused kernels)
         from spikeopt.snn.network import ParallelLIFSNN
 
         model = ParallelLIFSNN(1, 2, subnetworks=K, width=M, depth=1, beta=0.9, threshold=1.0,
@@ -74,7 +75,7 @@ def build(kind: str):
 
         model = SnnTorchNet()
         return model, model
-    if kind == "spikingjelly":
+    if kind == "spikingjelly":  # 2.0 picks its own CUDA/Triton kernel for CUDA tensors (no backend argument)
         from spikingjelly.activation_based import functional, neuron, surrogate
 
         class JellyNet(nn.Module):
@@ -111,7 +112,7 @@ def build(kind: str):
     raise ValueError(f"unknown code {kind!r}; valid: {', '.join(PEERS)}")
 
 
-def _child(kind: str, steps: int, samples: int, epochs: int, threads: int) -> dict:
+def _child(kind: str, steps: int, samples: int, epochs: int, threads: int, device: str = "cpu") -> dict:
     import torch
     from torch import nn
 
@@ -121,14 +122,16 @@ def _child(kind: str, steps: int, samples: int, epochs: int, threads: int) -> di
     from spikeopt.tasks.first_last_xor import FirstLastXor
 
     data = FirstLastXor(steps=steps, n_train=samples, n_val=1, n_test=1).splits(0)["train"]
-    x, y = data.x, data.y[:, 0]
+    x, y = data.x.to(device), data.y[:, 0].to(device)
     model, forward = build(kind)
+    model.to(device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     lossf = nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(0)
 
     def epoch():
-        order = torch.randperm(samples, generator=gen)
+        order = torch.randperm(samples, generator=gen).to(device)
         for b in range(0, samples, BATCH):
             idx = order[b : b + BATCH]
             loss = lossf(forward(x[:, idx]), y[idx])
@@ -137,8 +140,10 @@ def _child(kind: str, steps: int, samples: int, epochs: int, threads: int) -> di
             opt.step()
 
     def timed():
+        sync()
         w, c = time.perf_counter(), time.process_time()
         epoch()
+        sync()
         return time.perf_counter() - w, time.process_time() - c
 
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -150,47 +155,57 @@ def _child(kind: str, steps: int, samples: int, epochs: int, threads: int) -> di
         "warm_wall_s": float(np.median([w for w, _ in warm])) if warm else None,
         "warm_cpu_s": float(np.median([c for _, c in warm])) if warm else None,
         "peak_rss_mib": peak / 1024.0, "peak_rss_growth_mib": (peak - base) / 1024.0,
-        "threads": torch.get_num_threads(),
+        "threads": torch.get_num_threads(), "device": str(device),
+        "gpu": torch.cuda.get_device_name() if device.startswith("cuda") else None,
+        "gpu_peak_mib": torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None,
     }
 
 
 def available(kind: str) -> str | None:
     """``None`` when the peer imports, else why not."""
     modules = {"ours": "spikeopt", "snntorch": "snntorch", "spikingjelly": "spikingjelly.activation_based.neuron",
-               "norse": "norse.torch"}
+               "norse": "norse.torch", "ours-torch": "spikeopt"}
     out = subprocess.run([sys.executable, "-c", f"import {modules[kind]}"], capture_output=True, text=True)
     return None if out.returncode == 0 else out.stderr.strip().splitlines()[-1]
 
 
-def run_child(kind, steps, samples, epochs, threads) -> dict:
-    cmd = [sys.executable, __file__, "--child", kind, str(steps), str(samples), str(epochs), str(threads)]
+def run_child(kind, steps, samples, epochs, threads, device="cpu") -> dict:
+    cmd = [sys.executable, __file__, "--child", kind, str(steps), str(samples), str(epochs), str(threads), device]
     env = {**os.environ, "OMP_NUM_THREADS": str(max(threads, 1)), "MKL_NUM_THREADS": str(max(threads, 1))}
+    if kind == "ours-torch":
+        env["SPIKEOPT_TRITON"] = "0"
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _median(runs: list[dict], key: str) -> float | None:
     vals = [r[key] for r in runs if r.get(key) is not None]
+    if vals and isinstance(vals[0], str):  # device names: the same in every run
+        return vals[0]
     return float(np.median(vals)) if vals else None
 
 
 def main(argv=None) -> int:
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--child":
         kind, steps, samples, epochs, threads = sys.argv[2], *map(int, sys.argv[3:7])
-        print(json.dumps(_child(kind, steps, samples, epochs, threads)))
+        print(json.dumps(_child(kind, steps, samples, epochs, threads, sys.argv[7])))
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, nargs="+", default=[8, 32, 128, 512])
     ap.add_argument("--samples", type=int, default=1024)
     ap.add_argument("--epochs", type=int, default=2, help="warm epochs per child after the first")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--peers", nargs="+", default=list(PEERS), choices=PEERS)
+    ap.add_argument("--peers", nargs="+", default=None, choices=PEERS,
+                    help="default: ours, snntorch, spikingjelly, norse (on cuda also ours-torch)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (every code on it; GPU times synchronised)")
     ap.add_argument("--max-seconds", type=float, default=20.0,
                     help="drop a peer at longer T once its first epoch took longer than this")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads for every code (default 1: robust on a shared machine; 0 = torch default)")
     ap.add_argument("--out", default=str(HERE / "results" / "sg_epoch.json"))
     args = ap.parse_args(argv)
+    if args.peers is None:
+        args.peers = list(PEERS if args.device.startswith("cuda") else CPU_PEERS)
     kinds, skipped = [], {}
     for kind in args.peers:
         why = available(kind)
@@ -200,12 +215,12 @@ def main(argv=None) -> int:
             skipped[kind] = why
     for kind, why in skipped.items():
         print(f"skipping {kind}: {why}")
-    meta = run_meta(threads=args.threads, config={"subnetworks": K, "width": M, "depth": 1, "batch": BATCH,
+    meta = run_meta(threads=args.threads, device=args.device, config={"subnetworks": K, "width": M, "depth": 1, "batch": BATCH,
                                                    "lr": LR, "surrogate": "atan(2)", "samples": args.samples},
                     load_average_start=os.getloadavg()[0])
-    print(f"CPU-only, {args.threads} torch thread(s); load average {os.getloadavg()[0]:.2f}. "
+    print(f"device {args.device}, {args.threads} torch thread(s); load average {os.getloadavg()[0]:.2f}. "
           "ratio = ours / peer (first epoch, wall); target <= 0.7 against snntorch and spikingjelly")
-    head = f"{'T':>5s} {'code':>12s} {'first_wall':>10s} {'first_cpu':>9s} {'warm_wall':>9s} {'warm_cpu':>8s} " \
+    head = f"{'T':>5s} {'code':>17s} {'first_wall':>10s} {'first_cpu':>9s} {'warm_wall':>9s} {'warm_cpu':>8s} " \
            f"{'peak_MiB':>8s} {'growth':>7s} {'ratio':>6s} {'warm_ratio':>10s}"
     print(head)
     rows, slow = [], set()
@@ -213,8 +228,16 @@ def main(argv=None) -> int:
         active = [k for k in kinds if k not in slow]
         res: dict[str, list[dict]] = {k: [] for k in active}
         for _ in range(args.repeats):
-            for kind in active:
-                res[kind].append(run_child(kind, steps, args.samples, args.epochs, args.threads))
+            for kind in list(active):
+                try:
+                    res[kind].append(run_child(kind, steps, args.samples, args.epochs, args.threads, args.device))
+                except subprocess.CalledProcessError as err:  # a peer that fails here is reported, not fatal
+                    why = (err.stderr or "").strip().splitlines()[-1:] or ["no message"]
+                    print(f"{kind} failed at T = {steps}: {why[0]}")
+                    skipped[kind] = f"failed at T = {steps}: {why[0]}"
+                    active.remove(kind)
+                    res.pop(kind)
+                    slow.add(kind)
         med = {k: {key: _median(v, key) for key in v[0]} for k, v in res.items()}
         row = {"steps": steps, "samples": args.samples, "batch": BATCH, "median": med, "runs": res}
         ours = med.get("ours")
@@ -229,7 +252,7 @@ def main(argv=None) -> int:
                 if kind in ("snntorch", "spikingjelly"):
                     row[f"target_met_{kind}"] = ratio <= 0.7
             fmt = lambda v, w=9, p=3: f"{v:{w}.{p}f}" if v is not None else f"{'-':>{w}s}"  # noqa: E731
-            print(f"{steps:5d} {kind:>12s} {fmt(m['first_wall_s'], 10)} {fmt(m['first_cpu_s'])} "
+            print(f"{steps:5d} {kind:>17s} {fmt(m['first_wall_s'], 10)} {fmt(m['first_cpu_s'])} "
                   f"{fmt(m['warm_wall_s'])} {fmt(m['warm_cpu_s'], 8)} {fmt(m['peak_rss_mib'], 8, 0)} "
                   f"{fmt(m['peak_rss_growth_mib'], 7, 0)} {fmt(ratio, 6, 2)} {fmt(warm_ratio, 10, 2)}", flush=True)
             if kind != "ours" and m["first_wall_s"] > args.max_seconds:

@@ -2,6 +2,7 @@
 
     python benchmarks/solver_scale.py                          # 60,000 x 20,000 (the target)
     python benchmarks/solver_scale.py --rows 20000 --atoms 5000
+    python benchmarks/solver_scale.py --device cuda            # the dictionary on a GPU
 
 Atoms are random 0/1 columns with per-atom firing rates uniform in [5%, 50%] (uint8, generated one
 row block at a time so no float copy ever exists); labels come from a planted sparse model (40 atoms,
@@ -56,19 +57,26 @@ def main(argv=None) -> int:
     ap.add_argument("--classes", type=int, default=10)
     ap.add_argument("--points", type=int, default=8)
     ap.add_argument("--tol", type=float, default=1e-6)
+    ap.add_argument("--device", default=None,
+                    help="keep the dictionary as a torch tensor on this device (cpu, cuda): full passes run "
+                         "there as torch matmuls (convex/torch_design.py); default: a numpy array")
     ap.add_argument("--out", default=str(HERE / "results" / "solver_scale.json"))
     args = ap.parse_args(argv)
-    try:
-        import torch
+    import torch
 
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        pass
+    torch.set_num_threads(1)
     from spikeopt.convex.solver import reg_max, solve_path
 
     t0 = time.perf_counter()
     D, y = make_problem(args.rows, args.atoms, args.classes, seed=0)
     gen_s = time.perf_counter() - t0
+    nbytes = D.nbytes
+    gpu = None
+    if args.device is not None:
+        D = torch.from_numpy(D).to(args.device)
+        if D.is_cuda:
+            gpu = torch.cuda.get_device_name(D.device)
+            torch.cuda.synchronize()
     rmax = reg_max(D, y, "cross_entropy")
     regs = list(rmax * np.geomspace(0.5, 0.02, args.points))
     t1, c1 = time.perf_counter(), time.process_time()
@@ -80,13 +88,14 @@ def main(argv=None) -> int:
     for r in rows:
         print(f"reg {r['reg']:.3e}  gap {r['gap']:.1e}  converged {r['converged']}  active {r['active']:5d}  "
               f"passes {r['passes']:7.1f}  {r['time_s']:.1f}s")
-    print(f"D {args.rows} x {args.atoms} uint8 ({D.nbytes / 2**30:.2f} GiB), generated in {gen_s:.1f}s; "
+    print(f"D {args.rows} x {args.atoms} uint8 ({nbytes / 2**30:.2f} GiB) on {args.device or 'numpy'} {gpu or ''}, generated in {gen_s:.1f}s; "
           f"path of {args.points}: wall {wall:.1f}s, CPU {cpu:.1f}s; peak RSS {rss_gib:.2f} GiB; "
           f"all certified: {all(r['converged'] for r in rows)}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"meta": run_meta(rows=args.rows, atoms=args.atoms, classes=args.classes),
-                               "path": rows, "wall_s": wall, "cpu_s": cpu, "peak_rss_gib": rss_gib}, indent=1))
+                               "path": rows, "wall_s": wall, "cpu_s": cpu, "peak_rss_gib": rss_gib,
+                               "device": args.device or "numpy", "gpu": gpu}, indent=1))
     return 0
 
 

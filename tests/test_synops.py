@@ -40,6 +40,13 @@ def test_hand_computed_binary_input():
     assert ENERGY_PJ == {"ac": 0.9, "mac": 4.6} and "Horowitz" in r["energy_source"]
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_hand_computed_case_on_cuda():
+    x = torch.tensor([1.0, 0.0, 1.0]).reshape(3, 1, 1)
+    r = count_operations(_hand_net().cuda(), x.cuda())
+    assert r["synops_per_sample"] == {"input": 2.0, "hidden": 2.0, "readout": 3.0, "total": 7.0}
+
+
 def test_hand_computed_real_input_and_per_step_readout():
     # input 0.5,0,2 -> layer 0: u = 1 (not > 1), 0.5, 0.25 + 4 = 4.25 (spike); layer 1: 0, 0, 1.5 (spike)
     x = torch.tensor([0.5, 0.0, 2.0]).reshape(3, 1, 1)

@@ -82,14 +82,14 @@ def count_operations(model: ParallelLIFSNN, x: Tensor, batch_size: int | None = 
     hidden_events = torch.zeros(depth, dtype=torch.float64)  # sum over spikes of their fan-out
     for start in range(0, samples, batch_size):
         inputs, hidden = record_layers(model, x[:, start:start + batch_size])
-        input_events += float((inputs != 0).sum(dim=(0, 1)).double() @ fanout["input"])
+        input_events += float((inputs != 0).sum(dim=(0, 1)).double().cpu() @ fanout["input"])  # fan-outs live on the CPU
         for layer, rec in enumerate(hidden):
             s = rec.spikes
             spikes[layer] += float(s.sum())
             if layer + 1 < depth:
-                hidden_events[layer] += float(s.sum(dim=(0, 1)).flatten().double() @ fanout[f"layer{layer}"])
+                hidden_events[layer] += float(s.sum(dim=(0, 1)).flatten().double().cpu() @ fanout[f"layer{layer}"])
         last = hidden[-1].spikes
-        read = (last[-1] if model.readout == "final" else last.sum(dim=0)).sum(dim=0).flatten().double()
+        read = (last[-1] if model.readout == "final" else last.sum(dim=0)).sum(dim=0).flatten().double().cpu()
         hidden_events[depth - 1] += float(read @ fanout["readout"])
     per = 1.0 / samples
     spikes_per = (spikes * per).tolist()

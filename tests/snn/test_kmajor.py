@@ -2,23 +2,9 @@
 
 import pytest
 import torch
+from lif_references import naive_spikes
 
-from spikeopt.snn.lif import LIF
 from spikeopt.snn.network import ParallelLIFSNN
-
-
-def naive_spikes(net: ParallelLIFSNN, x: torch.Tensor) -> torch.Tensor:
-    """``[T, B, K, m]`` by a loop over subnetworks, ``h @ w + b`` and LIF modules (delays by hand)."""
-    steps = x.shape[0]
-    h0 = torch.cat([torch.cat([x.new_zeros((d, *x.shape[1:])), x[: steps - d]]) for d in net.delays], dim=-1)
-    out = []
-    for k in range(net.subnetworks):
-        h = h0
-        for layer in range(net.depth):
-            cur = h @ net.weights[layer][k] + net.biases[layer][k]
-            h, _ = LIF(net.beta[layer, k], net.threshold[layer, k], net.reset_mechanism)(cur)
-        out.append(h)
-    return torch.stack(out, dim=2)
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3])

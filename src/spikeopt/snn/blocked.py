@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from spikeopt.snn import workspace
+from spikeopt.snn import triton_lif, workspace
 from spikeopt.snn.lif import LIFState
 from spikeopt.snn.surrogate import Surrogate
 from spikeopt.snn.surrogate_into import derivative_into
@@ -37,6 +37,10 @@ from spikeopt.validation import check_choice
 
 REDUCES = ("final", "sum", "all")
 BLOCK_ELEMENTS = 2**19  # floats of one block's currents: 2 MiB in float32, fits the last-level cache slice
+# On a GPU fewer, larger blocks: each block costs kernel launches, not cache misses. 2^26 floats
+# (256 MiB in float32) hold T = 1,024 x 128 x 512 in one block: an SG step there took 2.43 ms on an
+# H100 against 4.75 ms at 2^23 (benchmarks/gpu_profile.py); the buffers stay within a few GiB.
+GPU_BLOCK_ELEMENTS = 2**26
 CHECKPOINT_BYTES = 256 * 2**20  # "auto": checkpoint when the kept membranes would exceed this
 
 
@@ -55,9 +59,11 @@ class Plan:
     segment: int
 
 
-def choose_block(batch: int, neurons: int, steps: int) -> int:
-    """Steps per block: as many as keep one block's currents within :data:`BLOCK_ELEMENTS` floats."""
-    return max(1, min(steps, BLOCK_ELEMENTS // max(1, batch * neurons)))
+def choose_block(batch: int, neurons: int, steps: int, gpu: bool = False) -> int:
+    """Steps per block: as many as keep one block's currents within :data:`BLOCK_ELEMENTS` floats
+    (:data:`GPU_BLOCK_ELEMENTS` on a GPU)."""
+    elements = GPU_BLOCK_ELEMENTS if gpu else BLOCK_ELEMENTS
+    return max(1, min(steps, elements // max(1, batch * neurons)))
 
 
 def choose_segment(steps: int, block: int, checkpoint: bool, step_bytes: int) -> int:
@@ -84,15 +90,17 @@ def wants_checkpoint(checkpoint: bool | str, kept_bytes: int) -> bool:
 
 
 def block_and_segment(steps: int, batch: int, neurons: int, depth: int, itemsize: int,
-                      checkpoint: bool | str = "auto", block_steps: int | None = None) -> tuple[int, int]:
+                      checkpoint: bool | str = "auto", block_steps: int | None = None,
+                      gpu: bool = False) -> tuple[int, int]:
     """Steps per block and per checkpoint segment that a rollout of these sizes uses."""
-    block = min(block_steps or choose_block(batch, neurons, steps), steps)
+    block = min(block_steps or choose_block(batch, neurons, steps, gpu), steps)
     step_bytes = depth * batch * neurons * itemsize
     return block, choose_segment(steps, block, wants_checkpoint(checkpoint, steps * step_bytes), step_bytes)
 
 
 def rollout_bytes(steps: int, batch: int, fan_in: int, neurons: int, depth: int, reduce: str, grad: bool,
-                  itemsize: int = 4, checkpoint: bool | str = "auto", block_steps: int | None = None) -> int:
+                  itemsize: int = 4, checkpoint: bool | str = "auto", block_steps: int | None = None,
+                  gpu: bool = False) -> int:
     """Peak bytes of one blocked rollout (forward, and backward with ``grad``) from sizes alone.
 
     Why: the up-front memory checks run before (or without) a model; this is the same count as
@@ -100,7 +108,7 @@ def rollout_bytes(steps: int, batch: int, fan_in: int, neurons: int, depth: int,
     :func:`memory_bytes`).
     """
     check_choice(reduce, "reduce", REDUCES)
-    block, segment = block_and_segment(steps, batch, neurons, depth, itemsize, checkpoint, block_steps)
+    block, segment = block_and_segment(steps, batch, neurons, depth, itemsize, checkpoint, block_steps, gpu)
     sizes = Plan(betas=[], thresholds=[], reset="subtract", surrogate=None, detach_reset=True,  # type: ignore[arg-type]
                  reduce=reduce, time_weights=None, block=block, segment=segment)
     inputs = steps * batch * fan_in * itemsize * (2 if grad else 1)
@@ -137,6 +145,10 @@ def _currents(layer: int, inp: Tensor, weights: list[Tensor], biases: list[Tenso
 def _lif_steps(cur: Tensor, mems: Tensor, spikes: Tensor, state_mem: Tensor, state_spk: Tensor, beta, thr,
                reset: str) -> None:
     """The LIF loop over one block (in place): ``mems``/``spikes`` get every step, the state the last."""
+    if triton_lif.usable(cur):  # one fused kernel for the block on a GPU; same roundings
+        triton_lif.lif_forward(cur.permute(0, 2, 1, 3), mems.permute(0, 2, 1, 3), spikes.permute(0, 2, 1, 3),
+                               state_mem.permute(1, 0, 2), state_spk.permute(1, 0, 2), beta, thr, reset)
+        return
     prev_mem, prev_spk = state_mem, state_spk
     for t in range(cur.shape[0]):
         out = mems[t]
@@ -256,6 +268,12 @@ def _adjoint_block(mems: Tensor, g_spk: Tensor | None, first: int, nxt: Tensor |
         deriv = derivative_into(plan.surrogate, x, work.deriv[: n - d0], x)
     if g_spk is not None and not coupled:
         torch.mul(g_spk, deriv[first - d0 :], out=grad[first:])
+    if triton_lif.usable(grad):  # the loop over steps as one kernel on a GPU
+        if not coupled:
+            grad[: first if g_spk is not None else n].zero_()
+        triton_lif.lif_adjoint(grad, g_spk if coupled else None, first, deriv if coupled else None, nxt, g_last,
+                               beta, thr, coupled)
+        return grad
     tmp = work.step
     if coupled:
         for t in range(n - 1, -1, -1):
@@ -300,7 +318,7 @@ def _finish_step(g: Tensor, last: bool, g_last: Tensor | None, nxt: Tensor | Non
 
 def _decay(beta, count: int, like: Tensor) -> Tensor:
     """``beta^(count - j)`` for ``j < count``, shaped to multiply ``[count, B, K, m]`` (powers in float64)."""
-    exponents = torch.arange(count, 0, -1, dtype=torch.float64)
+    exponents = torch.arange(count, 0, -1, dtype=torch.float64, device=like.device)
     if isinstance(beta, Tensor):
         return torch.pow(beta.to(torch.float64), exponents.view(-1, 1, 1)).to(like.dtype).unsqueeze(1)
     return torch.pow(float(beta), exponents).to(like.dtype).view(-1, 1, 1, 1)

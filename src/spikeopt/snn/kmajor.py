@@ -15,10 +15,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from spikeopt.snn import workspace
+from spikeopt.snn import triton_lif, workspace
 from spikeopt.validation import check_choice
 
 BLOCK_ELEMENTS = 2**19
+GPU_BLOCK_ELEMENTS = 2**23  # fewer, larger blocks on a GPU (each costs launches, not cache misses); as measured by benchmarks/gpu_rollout.py
 KMAJOR_RESETS = ("subtract", "zero", "none")
 
 
@@ -40,10 +41,12 @@ def roll_kmajor(x: Tensor, weights: list[Tensor], biases: list[Tensor], betas: l
     steps, bsz, f = x.shape
     k, m = biases[0].shape
     depth = len(weights)
-    block = block or max(1, BLOCK_ELEMENTS // (bsz * k * m))
+    block = block or max(1, (GPU_BLOCK_ELEMENTS if x.is_cuda else BLOCK_ELEMENTS) // (bsz * k * m))
     block = min(block, steps)
-    betas = [_per_subnet(b) for b in betas]
-    thresholds = [_per_subnet(t) for t in thresholds]
+    fused = triton_lif.usable(x)  # the LIF loop as one kernel per block and layer on a GPU
+    if not fused:
+        betas = [_per_subnet(b) for b in betas]
+        thresholds = [_per_subnet(t) for t in thresholds]
     with torch.no_grad():
         w0 = weights[0].permute(1, 0, 2).reshape(f, k * m)
         b0 = biases[0].reshape(-1)
@@ -63,13 +66,17 @@ def roll_kmajor(x: Tensor, weights: list[Tensor], biases: list[Tensor], betas: l
                 if layer == 0:
                     cur0 = used.view(n, bsz, k, m)
                     torch.addmm(b0, x[c0 : c0 + n].reshape(n * bsz, f), w0, out=cur0.view(n * bsz, k * m))
-                    currents = [cur0[t].permute(1, 0, 2) for t in range(n)]
+                    cur_tkbm = cur0.permute(0, 2, 1, 3)
                 else:
                     below = spk_k[layer - 1][:, :n].reshape(k, n * bsz, m)
                     cur_k = used.view(k, n, bsz, m)
                     torch.baddbmm(bias_k[layer], below, weights[layer], out=cur_k.view(k, n * bsz, m))
-                    currents = [cur_k[:, t] for t in range(n)]
-                prev[layer] = _steps(currents, mem[layer], prev[layer], spk_k[layer], betas[layer],
+                    cur_tkbm = cur_k.permute(1, 0, 2, 3)
+                if fused:  # ``prev[layer]`` stays its own buffer: the kernel keeps the last spikes there
+                    triton_lif.lif_forward(cur_tkbm, None, spk_k[layer][:, :n].permute(1, 0, 2, 3), mem[layer],
+                                           prev[layer], betas[layer], thresholds[layer], reset)
+                    continue
+                prev[layer] = _steps(list(cur_tkbm.unbind(0)), mem[layer], prev[layer], spk_k[layer], betas[layer],
                                      thresholds[layer], reset, scratch)
             top = spk_k[depth - 1][:, :n]  # [K, n, B, m]
             if reduce == "all":

@@ -277,7 +277,7 @@ class ParallelLIFSNN(nn.Module):
             check_int(self.block_steps, "block_steps", 1)
         block, segment = blocked.block_and_segment(steps, batch, self.subnetworks * self.width, self.depth,
                                                    self.weights[0].element_size(), self.checkpoint_time,
-                                                   self.block_steps)
+                                                   self.block_steps, self.weights[0].is_cuda)
         time_weights = None
         if reduce == "sum":
             powers = torch.arange(steps - 1, -1, -1, dtype=torch.float64)
@@ -299,7 +299,7 @@ class ParallelLIFSNN(nn.Module):
         reduce = {"final": "final", "integrate": "sum", "per_step": "all"}[self.readout]
         return blocked.rollout_bytes(steps, batch, self.in_features * len(self.delays), self.subnetworks * self.width,
                                      self.depth, reduce, grad, self.weights[0].element_size(), self.checkpoint_time,
-                                     self.block_steps)
+                                     self.block_steps, self.weights[0].is_cuda)
 
     def _blocked_forward(self, x: Tensor) -> tuple[Tensor, NetworkState]:
         """``forward`` from the zero state, time rolled in blocks (same spikes; memory flat in T)."""
