@@ -19,7 +19,7 @@ from spikeopt.snn import triton_lif, workspace
 from spikeopt.validation import check_choice
 
 BLOCK_ELEMENTS = 2**19
-GPU_BLOCK_ELEMENTS = 2**23  # fewer, larger blocks on a GPU (each costs launches, not cache misses); as measured by benchmarks/gpu_rollout.py
+GPU_BLOCK_ELEMENTS = 2**26  # fewer, larger blocks on a GPU (each costs launches, not cache misses)
 KMAJOR_RESETS = ("subtract", "zero", "none")
 
 
