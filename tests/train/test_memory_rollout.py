@@ -81,3 +81,14 @@ def test_arguments_are_validated():
         memory.gradient_training_bytes(8, 10, 1, 1, 1, 1, 1, 4, readout="last")
     with pytest.raises(ValueError, match="unknown reduce"):
         blocked.rollout_bytes(8, 4, 1, 16, 1, "mean", True)
+
+
+def test_gpu_blocks_are_budgeted():
+    """On a GPU the blocks are larger (fewer launches), and the estimate counts their buffers."""
+    # 128 x 512 floats a step: 2^19 floats hold 8 steps, 2^26 hold all 1,024
+    assert blocked.block_and_segment(1024, 128, 512, 1, 4, False)[0] == 8
+    assert blocked.block_and_segment(1024, 128, 512, 1, 4, False, gpu=True)[0] == 1024
+    args = (1024, 6000, 1, 2, 16, 32, 1, 128)
+    cpu, gpu = memory.gradient_training_bytes(*args), memory.gradient_training_bytes(*args, gpu=True)
+    step = 128 * 512 * 4
+    assert gpu - cpu >= (1024 - 8) * step * (3 + 2 + 6)  # block buffers of the forward and the backward

@@ -61,7 +61,7 @@ def check_memory(config: RunConfig, task: Any, train: Any, device: torch.device)
     if gradient:
         batch = max(getattr(config, name).batch_size for name in gradient)
         copies = 6 if "sast" in gradient else 5
-        need = memory.gradient_training_bytes(steps, samples, *dims, batch, copies)
+        need = memory.gradient_training_bytes(steps, samples, *dims, batch, copies, gpu=device.type == "cuda")
         sizes = f"{m.subnetworks} subnetworks x {m.width} width x {m.depth} depth, T={steps}, batch {min(batch, samples)}"
         memory.check_fits(need, f"{config.method} training", sizes, advice, device)
     elif "admm" in sections:

@@ -31,7 +31,7 @@ def network_parameters(in_features: int, out_features: int, subnetworks: int, wi
 
 def gradient_training_bytes(
     steps: int, samples: int, in_features: int, out_features: int, subnetworks: int, width: int, depth: int,
-    batch_size: int, copies: int = 5, *, rollout: str = "blocked", readout: str = "final",
+    batch_size: int, copies: int = 5, *, rollout: str = "blocked", readout: str = "final", gpu: bool = False,
 ) -> int:
     """SG / SAST: ``copies`` float32 copies of the parameters (weights, gradients, two Adam moments,
     the best weights kept for selection; SAST adds the perturbation) plus what the rollouts hold at
@@ -41,6 +41,7 @@ def gradient_training_bytes(
     takes from the zero state (:func:`spikeopt.snn.blocked.rollout_bytes`, ``checkpoint_time="auto"``),
     flat or ~sqrt(T) in ``steps``. ``readout`` (``"final"``, ``"integrate"``, ``"per_step"``) sizes
     its reduced output; ``"final"`` is the smallest, so callers that do not know it get a lower bound.
+    ``gpu``: the rollout's blocks are sized for a GPU (larger: :data:`spikeopt.snn.blocked.GPU_BLOCK_ELEMENTS`).
     ``rollout="full"``: the all-steps-at-once rollout (smooth spikes, zero reset, a given state):
     6 tensors ``[T, B, K*width]`` per layer for BPTT and 3 for evaluation.
     """
@@ -54,8 +55,8 @@ def gradient_training_bytes(
     from spikeopt.snn import blocked
 
     neurons, reduce = subnetworks * width, READOUT_REDUCE[readout]
-    train = blocked.rollout_bytes(steps, batch, in_features, neurons, depth, reduce, True, FLOAT32)
-    evaluate = blocked.rollout_bytes(steps, eval_batch, in_features, neurons, depth, reduce, False, FLOAT32)
+    train = blocked.rollout_bytes(steps, batch, in_features, neurons, depth, reduce, True, FLOAT32, gpu=gpu)
+    evaluate = blocked.rollout_bytes(steps, eval_batch, in_features, neurons, depth, reduce, False, FLOAT32, gpu=gpu)
     return FLOAT32 * copies * params + train + evaluate
 
 
