@@ -41,6 +41,19 @@ def test_few_values_are_labelled_exactly_without_overlap(xs):
     plt.close(fig)
 
 
+def test_crowded_exact_values_drop_labels_not_ticks():
+    """The full Table 6 grid: 5888 and 7680 sit 0.11 decades apart, and their labels overlapped."""
+    xs = [512, 2304, 4096, 5888, 7680]
+    fig, ax = _figure(xs)
+    log_axis(ax, xs)
+    boxes = _visible_labels(fig, ax)
+    texts = [t for t, _ in boxes]
+    assert not _overlaps(boxes)
+    assert texts[0] == "512" and texts[-1] == "7680" and "5888" not in texts
+    assert list(ax.get_xticks()) == xs  # every value keeps its tick mark
+    plt.close(fig)
+
+
 def test_matplotlib_default_overlaps_on_the_table6_grid():
     """The bug being fixed: a plain log axis over 128..1024 labels minor ticks on top of each other."""
     xs = [128, 256, 512, 1024]

@@ -27,7 +27,8 @@ def log_axis(ax: Any, values: Sequence[float], axis: str = "x", exact: bool = Tr
     if exact and 0 < len(distinct) <= MAX_VALUE_TICKS:
         target.set_minor_locator(NullLocator())
         (ax.set_xticks if axis == "x" else ax.set_yticks)(distinct)
-        target.set_major_formatter(FuncFormatter(lambda v, _: short_number(v)))
+        shown = set(_labelled(ax, distinct, axis))
+        target.set_major_formatter(FuncFormatter(lambda v, _: short_number(v) if v in shown else ""))
     else:
         decades = math.log10(distinct[-1] / distinct[0]) if distinct else 0.0
         subs = (1.0, 2.0, 5.0) if decades < 2.5 else (1.0,)
@@ -42,3 +43,32 @@ def short_number(v: float) -> str:
     if 1e-3 <= abs(v) < 1e5:
         return f"{v:g}"
     return f"{v:.0e}" if float(f"{v:.0e}") == v else f"{v:.1e}"
+
+
+def _labelled(ax: Any, values: list[float], axis: str) -> list[float]:
+    """The values whose labels fit: every tick keeps its mark, but a label that would touch its
+    neighbour's is dropped (e.g. 5888 beside 7680 on a 512..7680 axis). The ends always keep theirs.
+    Label widths are estimated from the font size, positions from the axes' size in inches."""
+    import matplotlib as mpl
+
+    if len(values) < 3:
+        return list(values)
+    fig = ax.get_figure()
+    box = ax.get_position()
+    inches = (box.width * fig.get_figwidth()) if axis == "x" else (box.height * fig.get_figheight())
+    span = math.log10(values[-1] / values[0]) * (1 + 2 * mpl.rcParams["axes.xmargin"])
+    size = mpl.font_manager.FontProperties(size=mpl.rcParams[f"{axis}tick.labelsize"]).get_size_in_points()
+    pad = 0.5 * size / 72  # half an em between labels
+
+    def extent(v: float) -> float:  # label width (x) or height (y) in inches
+        return (0.6 * size * len(short_number(v)) if axis == "x" else size) / 72
+
+    def fits(a: float, b: float) -> bool:
+        gap = math.log10(b / a) / span * inches
+        return gap >= (extent(a) + extent(b)) / 2 + pad
+
+    kept = [values[0]]
+    for v in values[1:-1]:
+        if fits(kept[-1], v) and fits(v, values[-1]):
+            kept.append(v)
+    return kept + [values[-1]]
