@@ -30,16 +30,25 @@ def _separable(n, p, classes, seed):
     return D, y
 
 
+@pytest.fixture(params=["dense", "conjugate-gradients"])
+def support_newton(request, monkeypatch):
+    """Both ways of taking a Newton step on the support: the dense Hessian (small supports) and CG."""
+    import spikeopt.convex.newton as newton
+
+    monkeypatch.setattr(newton, "dense_pays", lambda *a: request.param == "dense")
+    return request.param
+
+
 @pytest.mark.parametrize("classes", [2, 3])
 @pytest.mark.parametrize("reg", [1e-3, 1e-4])
-def test_separable_atoms_much_more_than_rows_cross_entropy(classes, reg):
+def test_separable_atoms_much_more_than_rows_cross_entropy(classes, reg, support_newton):
     D, y = _separable(16, 200, classes, seed=classes)
     sol = solve(D, y, reg, "cross_entropy", tol=1e-7, classes=classes)
     assert_certified_optimum(sol, _reference(D, y, reg, "cross_entropy"), 1e-7)
     assert np.all(np.isfinite(sol.coef))
 
 
-def test_separable_multi_head_with_intercept():
+def test_separable_multi_head_with_intercept(support_newton):
     D, y = _separable(20, 120, 3, seed=5)
     Y = np.stack([y, D[:, 2].astype(np.int64)], axis=1)
     heads = [Head("a", 3, 1.0), Head("b", 2, 0.5)]
@@ -85,7 +94,7 @@ def test_float32_rate_atoms_match_float64():
     assert abs(a.primal - b.primal) <= 2e-9
 
 
-def test_separable_multi_head_at_tiny_reg_converges_within_a_modest_budget():
+def test_separable_multi_head_at_tiny_reg_converges_within_a_modest_budget(support_newton):
     """Ill-conditioned Newton polish (separable, reg 1e-5): with conjugate gradients capped at a fixed
     50 iterations this took 921 iterations (Table 6's addition shape did not converge in 20,000);
     growing the cap while capped steps repeat on one support needs 250."""

@@ -27,6 +27,7 @@ import numpy as np
 
 from . import kernels as K
 from .penalty import row_norms
+from .support_dense import damped_directions, dense_pays, row_hessians, support_hessian
 
 _AA_EVERY = 5  # Anderson extrapolation every this many CD epochs
 _ARMIJO = 1e-4
@@ -49,12 +50,26 @@ def feasible_scale(norms: np.ndarray, reg: float, guard: float = 1e-11) -> float
 
 def _center(V: np.ndarray, fit, cmask: np.ndarray) -> np.ndarray:
     """Subtract, in place, the mean over the ``cmask`` columns of every softmax block of each row."""
-    _, _, (bs, be, _, bsoft) = fit.curvature_rows(np.zeros((1, V.shape[1])))
-    for s0, e0, soft in zip(bs, be, bsoft):
-        cols = np.arange(s0, e0)[cmask[s0:e0]]
-        if soft and cols.size:
-            V[:, cols] -= V[:, cols].mean(axis=1, keepdims=True)
+    for cols in _centered_columns(fit, cmask):
+        V[:, cols] -= V[:, cols].mean(axis=1, keepdims=True)
     return V
+
+
+def _centered_columns(fit, cmask: np.ndarray) -> list:
+    """The column sets ``_center`` averages over (a slice where contiguous); cached on ``fit``, since
+    conjugate gradients center once per Hessian product."""
+    cache = fit.__dict__.setdefault("_centered_columns_cache", {})
+    key = cmask.tobytes()
+    if key not in cache:
+        _, _, (bs, be, _, bsoft) = fit.curvature_rows(np.zeros((1, cmask.size)))
+        sets = []
+        for s0, e0, soft in zip(bs, be, bsoft):
+            cols = np.arange(s0, e0)[cmask[s0:e0]]
+            if soft and cols.size:
+                contiguous = cols[-1] - cols[0] + 1 == cols.size
+                sets.append(slice(int(cols[0]), int(cols[-1]) + 1) if contiguous else cols)
+        cache[key] = sets
+    return cache[key]
 
 
 def _change(fit, wn, Z, Zt, Gz, dZ, W, Wt, reg) -> float:
@@ -361,6 +376,19 @@ def support_newton_step(ctx, cmask, W, Z, b, support, cols, frac, cg_max: int = 
             out[k] = HU.sum(axis=0)
         return project(out + a_pen[:, None] * (V - Uw * np.sum(Uw * V, axis=1, keepdims=True)))
 
+    rows = np.append(S, k) if with_b else S
+    if XS is not None and dense_pays(n, rows.size, c, cg_max):
+        M = _dense_hessian(fit, cmask, bmask if with_b else None, XS, P, wn, (bs, be, ba, bsoft), a_pen[rows],
+                           Uw[rows])
+        design.n_passes += rows.size**2 * c / design.p  # forming the Hessian, in passes of n p c
+        X = np.zeros((m, c))
+        for rel, direction in damped_directions(M, g[rows], ctx.damping):
+            X[rows] = direction
+            ctx.damping = rel
+            out = _support_line_search(fit, ctx, W, Z, b, g, X, nr, Gz, predict, with_b, k, 1, halvings=0)
+            if out[0] is not W:
+                return out
+        return _support_line_search(fit, ctx, W, Z, b, g, X, nr, Gz, predict, with_b, k, 1)
     diag = np.zeros(m)
     K.csc_sq_tdot(indptr, indices, data, wn * lam, diag[:k])
     if with_b:
@@ -386,16 +414,35 @@ def support_newton_step(ctx, cmask, W, Z, b, support, cols, frac, cg_max: int = 
         rz_new = float(np.sum(r * zz))
         d = zz + (rz_new / rz) * d
         rz = rz_new
+    return _support_line_search(fit, ctx, W, Z, b, g, X, nr, Gz, predict, with_b, k, used)
+
+
+def _support_line_search(fit, ctx, W, Z, b, g, X, nr, Gz, predict, with_b, k, used, halvings: int = 40):
+    """Armijo backtracking on the true objective along the support direction ``X``; returns ``W``
+    itself (the same object) when no step length of ``1, 1/2, ... 2^-halvings`` is accepted."""
+    wn, reg = ctx.wn, ctx.reg
     slope = float(np.sum(g * X))
     if not slope < 0.0:
         return W, Z, b, used
     dZ = predict(X, blas=False)  # the same summation as every other Z update
     f = fit.value(Z) + reg * float(nr.sum())
     t = 1.0
-    for _ in range(40):
+    for _ in range(halvings + 1):
         Wt = W + t * X[:k]
         Zt = Z + t * dZ
         if _armijo(_change(fit, wn, Z, Zt, Gz, t * dZ, W, Wt, reg), t, slope, f):
             return Wt, Zt, (b + t * X[k] if with_b else b), used
         t *= 0.5
     return W, Z, b, used
+
+
+def _dense_hessian(fit, cmask, bmask, XS, P, wn, blocks, a_pen, U):
+    """The projected Hessian on the support rows (and the intercept row when ``bmask`` is given)."""
+    c = U.shape[1]
+    Cc = _center(np.eye(c), fit, cmask)  # symmetric: the centering of ``project``
+    C = np.repeat(Cc[None], U.shape[0], axis=0)
+    X = XS
+    if bmask is not None:
+        C[-1] = Cc * bmask[None, :]  # zero the absent classes' intercepts, then center (they commute)
+        X = np.hstack([XS, np.ones((XS.shape[0], 1))])
+    return support_hessian(X, row_hessians(P, wn, blocks), a_pen, U, C)

@@ -52,6 +52,7 @@ class _Context:
             dead = wD2 <= 0.0
             self.colnorm = np.sqrt(wD2)
         self.dead = dead  # atoms that cannot change the predictions (all zero / constant): W_j = 0
+        self.damping = 0.0  # Levenberg-Marquardt damping of the dense support Newton step, carried between steps
 
     def set_reg(self, penalty: GroupL2) -> None:
         self.penalty, self.reg = penalty, penalty.reg
