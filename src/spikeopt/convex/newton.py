@@ -417,7 +417,7 @@ def support_newton_step(ctx, cmask, W, Z, b, support, cols, frac, cg_max: int = 
     return _support_line_search(fit, ctx, W, Z, b, g, X, nr, Gz, predict, with_b, k, used)
 
 
-def _support_line_search(fit, ctx, W, Z, b, g, X, nr, Gz, predict, with_b, k, used, halvings: int = 40):
+def _support_line_search(fit, ctx, W, Z, b, g, X, nr, Gz, predict, with_b, k, used, halvings: int = 39):
     """Armijo backtracking on the true objective along the support direction ``X``; returns ``W``
     itself (the same object) when no step length of ``1, 1/2, ... 2^-halvings`` is accepted."""
     wn, reg = ctx.wn, ctx.reg
