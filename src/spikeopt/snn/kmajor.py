@@ -15,11 +15,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from spikeopt.snn import triton_lif, workspace
+from spikeopt.snn import blocked, triton_lif, workspace
 from spikeopt.validation import check_choice
 
-BLOCK_ELEMENTS = 2**19
-GPU_BLOCK_ELEMENTS = 2**26  # fewer, larger blocks on a GPU (each costs launches, not cache misses)
 KMAJOR_RESETS = ("subtract", "zero", "none")
 
 
@@ -41,7 +39,8 @@ def roll_kmajor(x: Tensor, weights: list[Tensor], biases: list[Tensor], betas: l
     steps, bsz, f = x.shape
     k, m = biases[0].shape
     depth = len(weights)
-    block = block or max(1, (GPU_BLOCK_ELEMENTS if x.is_cuda else BLOCK_ELEMENTS) // (bsz * k * m))
+    # the block sizes of the SG rollout (one knob for both): cache-sized on a CPU, launch-bound on a GPU
+    block = block or max(1, (blocked.GPU_BLOCK_ELEMENTS if x.is_cuda else blocked.BLOCK_ELEMENTS) // (bsz * k * m))
     block = min(block, steps)
     fused = triton_lif.usable(x)  # the LIF loop as one kernel per block and layer on a GPU
     if not fused:
