@@ -56,7 +56,7 @@ def _labelled(ax: Any, values: list[float], axis: str) -> list[float]:
     fig = ax.get_figure()
     box = ax.get_position()
     inches = (box.width * fig.get_figwidth()) if axis == "x" else (box.height * fig.get_figheight())
-    span = math.log10(values[-1] / values[0]) * (1 + 2 * mpl.rcParams["axes.xmargin"])
+    span = math.log10(values[-1] / values[0]) * (1 + 2 * mpl.rcParams[f"axes.{axis}margin"])
     size = mpl.font_manager.FontProperties(size=mpl.rcParams[f"{axis}tick.labelsize"]).get_size_in_points()
     pad = 0.5 * size / 72  # half an em between labels
 
