@@ -22,6 +22,14 @@ def test_seeds_and_selected_hyperparameters_share_a_shape_but_sizes_do_not():
         assert shape_key(_base(**{"method": "sg-sg", **other}).to_dict()) != shape_key(a), other
 
 
+def test_surrogate_slope_is_cost_free_and_sam_rho_counts_only_as_zero_or_not():
+    def key(rho, slope):
+        return shape_key(_base(method="sast", **{"sast.rho": rho, "model.slope": slope}).to_dict())
+    # the slope shapes the backward pass, not its cost; any rho > 0 takes SAM's two gradients per step
+    assert key(0.1, 0.5) == key(0.3, 8.0) == key(0.05, 2.0)
+    assert key(0.0, 0.5) == key(0.0, 8.0) != key(0.1, 0.5)
+
+
 def test_probe_cuts_sg_stages_to_one_epoch_and_scales_their_time_back():
     seen = []
 

@@ -21,7 +21,10 @@ from spikeopt.experiments.sweep import SweepSpec, default_run, plan
 
 # Grid keys that select among equal-cost runs (reported separately as rows, they would still cost the same).
 COST_FREE_KEYS = ("seed", "sg.lr", "sg.weight_decay", "finetune.lr", "finetune.weight_decay", "convex.reg",
-                  "task_options.lambda_carry")
+                  "task_options.lambda_carry", "model.slope")
+# Grid keys whose cost depends only on whether they are zero: SAM takes two gradients per step for any
+# rho > 0 and one (plain surrogate-gradient steps) at rho = 0.
+ZERO_OR_NOT_KEYS = ("sast.rho",)
 # (config section, the timings entry its epochs cost) of each surrogate-gradient stage.
 SG_STAGES = (("sg", "sg_s"), ("finetune", "finetune_s"))
 ADMM_PROBE_ITERATIONS = 20
@@ -45,10 +48,11 @@ class Estimate:
 def shape_key(config: dict[str, Any]) -> str:
     """The config with every cost-free key set to a fixed value: equal keys, equal work."""
     data = {**config, "seed": 0}
-    for key in COST_FREE_KEYS[1:]:
+    for key in COST_FREE_KEYS[1:] + ZERO_OR_NOT_KEYS:
         section, name = key.split(".")
         if name in data.get(section, {}):
-            data[section] = {**data[section], name: 0}
+            value = 0 if key in COST_FREE_KEYS else int(data[section][name] != 0)
+            data[section] = {**data[section], name: value}
     return config_key(data)
 
 
