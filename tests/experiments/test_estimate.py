@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from spikeopt.experiments.config import RunConfig
 from spikeopt.experiments.estimate import describe, estimate, probe_seconds, shape_key
@@ -64,12 +65,22 @@ def test_cli_estimate_only_prints_and_stores_nothing(tmp_path, capsys, monkeypat
     import spikeopt.experiments.estimate as est
     from spikeopt.cli import main
 
-    monkeypatch.setattr(est, "default_run", lambda config: {"timings": {}})
-    monkeypatch.setattr(est.estimate, "__defaults__", (est.default_run,))
+    threads = []
+    monkeypatch.setattr(est, "default_run", lambda config: threads.append(torch.get_num_threads()) or {"timings": {}})
+    monkeypatch.setattr(est.estimate, "__defaults__", (est.default_run, None))
     assert main(["reproduce", "--quick", "--only", "table1", "--estimate", "--out", str(tmp_path)]) == 0
+    assert threads and set(threads) == {1}  # the default 2 workers run one thread each, so do the probes
     out = capsys.readouterr().out
     assert "table1: 16 runs left (4 shapes" in out and "total: about" in out
     assert not (tmp_path / "runs.sqlite").exists()
+
+
+def test_probes_run_with_the_workers_thread_count_and_restore_it():
+    seen = []
+    before = torch.get_num_threads()
+    spec = SweepSpec("s", _base(method="cvx"), {"task_options.steps": [4, 8]}, [0], group_by=["task_options.steps"])
+    estimate([spec], set(), lambda config: seen.append(torch.get_num_threads()) or {"timings": {}}, threads=1)
+    assert seen == [1, 1] and torch.get_num_threads() == before
 
 
 def test_admm_probes_a_few_iterations_and_scales_them_back():

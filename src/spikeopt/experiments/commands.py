@@ -130,7 +130,8 @@ def print_estimates(out: str, protocol: str, only: list[str] | None, workers: in
     print(f"estimating the time of reproduce --{p.name} (probes run first)...", flush=True)
     total = 0.0
     for name in names:
-        e = estimate(SUITES[name].specs(p), done)
+        # sweep workers run one torch thread each: probe the same way, or a 2-thread probe halves the estimate
+        e = estimate(SUITES[name].specs(p), done, threads=1 if workers >= 1 else None)
         total += e.wall(workers)
         print("  " + describe(name, e, workers), flush=True)
     print(f"  total: about {describe_seconds(total)} (tables that share runs count them once each; an upper estimate: "

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from spikeopt.experiments.config import RunConfig, config_key
 from spikeopt.experiments.sweep import SweepSpec, default_run, plan
 
@@ -82,23 +84,33 @@ def probe_seconds(config: RunConfig, run_fn: Callable[[RunConfig], dict[str, Any
 
 
 def estimate(specs: list[SweepSpec], done: set[str], run_fn: Callable[[RunConfig], dict[str, Any]] = default_run,
-             ) -> Estimate:
-    """Probe one run per shape among the jobs of ``specs`` not in ``done`` (their keys)."""
+             threads: int | None = None) -> Estimate:
+    """Probe one run per shape among the jobs of ``specs`` not in ``done`` (their keys).
+
+    ``threads``: torch threads during the probes, as the runs will have them (sweep workers run with
+    one each); ``None`` keeps the current setting (runs in this process).
+    """
     todo = [(key, cfg) for key, _, cfg in plan(specs) if key not in done]
     shapes: dict[str, list[dict[str, Any]]] = {}
     for _, cfg in todo:
         shapes.setdefault(shape_key(cfg), []).append(cfg)
     t0 = time.perf_counter()
     seconds, failed, first_error = 0.0, 0, ""
-    for cfgs in shapes.values():
-        start = time.perf_counter()
-        try:
-            seconds += probe_seconds(RunConfig.from_dict(cfgs[0]), run_fn) * len(cfgs)
-        except Exception as err:  # noqa: BLE001 - the sweep records such runs as failed; the estimate goes on
-            # the real runs fail the same way, after about as long (their SG stages' full epochs are unknown)
-            seconds += (time.perf_counter() - start) * len(cfgs)
-            failed += len(cfgs)
-            first_error = first_error or f"{type(err).__name__}: {err}"
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        for cfgs in shapes.values():
+            start = time.perf_counter()
+            try:
+                seconds += probe_seconds(RunConfig.from_dict(cfgs[0]), run_fn) * len(cfgs)
+            except Exception as err:  # noqa: BLE001 - the sweep records such runs as failed; the estimate goes on
+                # the real runs fail the same way, after about as long (their SG stages' full epochs are unknown)
+                seconds += (time.perf_counter() - start) * len(cfgs)
+                failed += len(cfgs)
+                first_error = first_error or f"{type(err).__name__}: {err}"
+    finally:
+        torch.set_num_threads(before)
     return Estimate(len(todo), len(shapes), seconds, time.perf_counter() - t0, failed, first_error)
 
 
