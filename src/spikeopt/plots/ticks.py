@@ -42,7 +42,9 @@ def short_number(v: float) -> str:
         return "0"
     if 1e-3 <= abs(v) < 1e5:
         return f"{v:g}"
-    return f"{v:.0e}" if float(f"{v:.0e}") == v else f"{v:.1e}"
+    one_digit = f"{v:.0e}"
+    # tick locators compute 10**k in floating point (1.0000000000000002e-05): equal within rounding
+    return one_digit if math.isclose(float(one_digit), v, rel_tol=1e-9) else f"{v:.1e}"
 
 
 def _labelled(ax: Any, values: list[float], axis: str) -> list[float]:
