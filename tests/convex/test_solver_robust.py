@@ -105,3 +105,21 @@ def test_separable_multi_head_at_tiny_reg_converges_within_a_modest_budget(suppo
     sol = solve(D, Y, 1e-5, heads, tol=1e-7, max_iter=600)
     assert sol.converged
     assert_certified_optimum(sol, _reference(D, Y, 1e-5, heads), 1e-7)
+
+
+def test_many_rows_multi_head_through_the_gram_solver_and_float32_products(support_newton, monkeypatch):
+    """Many rows per atom route multi-head cross-entropy to the Gram solver, whose support Newton-CG
+    steps read the support block in float32 (the exact dense step in float64): same optimum as cvxpy."""
+    import spikeopt.convex.newton as newton
+
+    dtypes = []
+    block = newton._support_block
+    monkeypatch.setattr(newton, "_support_block", lambda *a: dtypes.append(a[-1]) or block(*a))
+    rng = np.random.default_rng(7)
+    D = (rng.random((600, 24)) < 0.3).astype(np.uint8)
+    Y = np.stack([(D[:, 0] + D[:, 1] + D[:, 2]) % 3, D[:, 3] | D[:, 4]], axis=1).astype(np.int64)
+    Y[rng.random(600) < 0.1, 0] = 0  # label noise: not separable, every row keeps curvature
+    heads = [Head("a", 3, 1.0), Head("b", 2, 0.5)]
+    sol = solve(D, Y, 1e-3, heads, tol=1e-8)
+    assert_certified_optimum(sol, _reference(D, Y, 1e-3, heads), 1e-8)
+    assert dtypes and set(dtypes) == {np.float64 if support_newton == "dense" else np.float32}

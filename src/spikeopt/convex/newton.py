@@ -31,7 +31,8 @@ from .support_dense import damped_directions, dense_pays, row_hessians, support_
 
 _AA_EVERY = 5  # Anderson extrapolation every this many CD epochs
 _ARMIJO = 1e-4
-_DENSE_SUPPORT_BYTES = 1 << 28  # support Newton uses a dense float64 copy of the support columns up to this
+_DENSE_SUPPORT_BYTES = 1 << 28  # support Newton copies the support columns to a dense block up to this (as float64)
+_CG_DTYPE = np.float32  # the support block's type in the Newton-CG products (see support_newton_step)
 _CG_MAX = 50  # conjugate-gradient iterations of a support Newton step, at first ...
 _CG_MAX_GROWN = 1600  # ... doubled up to this while capped steps repeat on one support (ill-conditioned)
 _MAX_EPOCHS_QUADRATIC = 10  # CD epochs per Newton step when the model is exact (squared loss)
@@ -293,8 +294,8 @@ def support_newton_step(ctx, cmask, W, Z, b, support, cols, frac, cg_max: int = 
     On a fixed support every ``W_j != 0`` and the objective is smooth: its Hessian is
     ``D_S^T diag(w/n) H D_S`` plus the norm's ``reg/||W_j|| (I - u_j u_j^T)``, applied
     matrix-free (``O(nnz(D_S) c)`` per product, never ``k^2``), restricted to zero-mean softmax
-    blocks. The support columns are copied to a dense float64 block for BLAS when that is small
-    (``_DENSE_SUPPORT_BYTES``); then the intercept joins the step as one more unpenalized row
+    blocks. The support columns are copied to a dense block for BLAS when that is small
+    (``_DENSE_SUPPORT_BYTES``; float32 for the CG products, float64 for an exact Hessian); then the intercept joins the step as one more unpenalized row
     (coordinate descent alone zig-zags between a free intercept and uncentered binary atoms).
     Converges quadratically where coordinate descent crawls on ill-conditioned problems.
     ``cmask`` marks the outputs that take part in softmax centering (absent classes do not);
@@ -308,15 +309,16 @@ def support_newton_step(ctx, cmask, W, Z, b, support, cols, frac, cg_max: int = 
     n = ctx.n
     P, lam, (bs, be, ba, bsoft) = fit.curvature_rows(Z)
     S = np.flatnonzero(support)
-    XS = None
-    if dense is not None:
-        XS = np.ascontiguousarray(dense[:, S])
-    elif n * S.size * 8 <= _DENSE_SUPPORT_BYTES:  # support columns as a dense float64 block: BLAS
-        XS = np.zeros((n, S.size))
-        for col, j in enumerate(S):
-            XS[indices[indptr[j]:indptr[j + 1]], col] = data[indptr[j]:indptr[j + 1]]
-    with_b = ctx.intercept and XS is not None
+    blas = dense is not None or n * S.size * 8 <= _DENSE_SUPPORT_BYTES  # support columns as a dense block
+    with_b = ctx.intercept and blas
     m = k + 1 if with_b else k  # row k: the intercept direction
+    rows = np.append(S, k) if with_b else S
+    exact = blas and dense_pays(n, rows.size, c, cg_max)
+    # The exact Hessian is formed in float64. The CG products read the block in float32: half the
+    # memory traffic of these bandwidth-bound products (most of a multi-head solve's time), spike
+    # counts are exact in float32, and the ~1e-7 round-off only perturbs an inexact Newton direction;
+    # the line search and the certificate stay in float64.
+    XS = _support_block(dense, cols, S, n, np.float64 if exact else _CG_DTYPE) if blas else None
     bmask = fit.intercept_mask() if ctx.intercept else None
 
     def project(V):
@@ -337,7 +339,7 @@ def support_newton_step(ctx, cmask, W, Z, b, support, cols, frac, cg_max: int = 
 
     def predict(V, blas=True):
         if XS is not None and blas:
-            U = XS @ V[S]
+            U = (XS @ V[S].astype(XS.dtype)).astype(np.float64)
         else:
             U = np.zeros((n, c))
             K.csc_dot(indptr, indices, data, V[:k], U)
@@ -367,7 +369,7 @@ def support_newton_step(ctx, cmask, W, Z, b, support, cols, frac, cg_max: int = 
         HU = hess_rows(predict(V))
         if XS is not None:
             out[:] = 0.0
-            out[S] = XS.T @ HU
+            out[S] = XS.T @ HU.astype(XS.dtype)
             design.n_passes += 2 * S.size / design.p
         else:
             K.csc_tdot(indptr, indices, data, HU, out[:k])
@@ -376,8 +378,7 @@ def support_newton_step(ctx, cmask, W, Z, b, support, cols, frac, cg_max: int = 
             out[k] = HU.sum(axis=0)
         return project(out + a_pen[:, None] * (V - Uw * np.sum(Uw * V, axis=1, keepdims=True)))
 
-    rows = np.append(S, k) if with_b else S
-    if XS is not None and dense_pays(n, rows.size, c, cg_max):
+    if exact:
         M = _dense_hessian(fit, cmask, bmask if with_b else None, XS, P, wn, (bs, be, ba, bsoft), a_pen[rows],
                            Uw[rows])
         design.n_passes += rows.size**2 * c / design.p  # forming the Hessian, in passes of n p c
@@ -415,6 +416,18 @@ def support_newton_step(ctx, cmask, W, Z, b, support, cols, frac, cg_max: int = 
         d = zz + (rz_new / rz) * d
         rz = rz_new
     return _support_line_search(fit, ctx, W, Z, b, g, X, nr, Gz, predict, with_b, k, used)
+
+
+def _support_block(dense, cols, S, n: int, dtype) -> np.ndarray:
+    """The support columns as a dense ``n x |S|`` block of ``dtype`` (from the working set's dense block
+    when there is one, else from the compressed columns)."""
+    if dense is not None:
+        return np.ascontiguousarray(dense[:, S], dtype=dtype)
+    indptr, indices, data = cols
+    XS = np.zeros((n, S.size), dtype=dtype)
+    for col, j in enumerate(S):
+        XS[indices[indptr[j]:indptr[j + 1]], col] = data[indptr[j]:indptr[j + 1]]
+    return XS
 
 
 def _support_line_search(fit, ctx, W, Z, b, g, X, nr, Gz, predict, with_b, k, used, halvings: int = 39):

@@ -1,0 +1,94 @@
+"""Support Newton-CG products in float32 against float64, alternating in one run (one thread, CPU time).
+
+    python benchmarks/support_cg_dtype.py --out benchmarks/results/support_cg_dtype.json
+
+On a support that the model steps no longer change, ``convex/newton.py`` takes Newton-CG steps whose
+Hessian products read the support columns as a dense block twice (``X_S V`` then ``X_S^T H U``).
+With many rows and a large support (the multi-head addition dictionary: 10,681 distinct rows x 856
+active atoms, 5 outputs) these products are bound by memory bandwidth, so the block's type sets
+their cost. ``newton._CG_DTYPE`` is switched here between float64 (before) and float32 (the library's
+default); the line search, the exact dense step and the certificate are float64 in both. Prints
+CPU seconds, the certified gap, the primal difference between the two, counted passes and
+``time/pass`` (CPU time over the CPU time of one product ``D^T Theta`` over the whole design).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+from _meta import run_meta  # noqa: E402 (benchmarks/ on sys.path)
+from solver import addition_instance, ce_loss, mnist_instance, one_pass_cpu, xor_instance  # noqa: E402
+
+INSTANCES = {"addition": addition_instance, "mnist": mnist_instance, "xor": lambda: xor_instance(16, 4000)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--instances", nargs="+", default=["addition", "mnist", "xor"], choices=list(INSTANCES))
+    ap.add_argument("--regs", type=float, nargs="+", default=[1e-2, 1e-3])
+    ap.add_argument("--repeats", type=int, default=2, help="alternating repeats of each pair; medians reported")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    import spikeopt.convex.newton as newton
+    from spikeopt.convex.solver import solve
+
+    default = newton._CG_DTYPE
+    modes = {"float64": np.float64, "float32": np.float32}
+    rows = []
+    meta = run_meta()
+    for inst in args.instances:
+        D, y, w, heads = INSTANCES[inst]()
+        loss, c = ce_loss(heads), sum(h.classes for h in heads)
+        pass_s = one_pass_cpu(D, c)
+        print(f"{inst}: D {D.shape[0]} x {D.shape[1]}, {c} outputs, one pass {pass_s * 1e3:.1f} ms; "
+              f"load average {os.getloadavg()[0]:.2f}", flush=True)
+        with warnings.catch_warnings():  # compile the kernels before any timing
+            warnings.simplefilter("ignore")
+            solve(D, y, args.regs[0], loss, sample_weight=w, max_iter=30)
+        for reg in args.regs:
+            runs: dict[str, list] = {m: [] for m in modes}
+            for _ in range(args.repeats):
+                for mode, dtype in modes.items():
+                    newton._CG_DTYPE = dtype
+                    t = time.process_time()
+                    s = solve(D, y, reg, loss, sample_weight=w, max_iter=1_000_000)
+                    runs[mode].append((time.process_time() - t, s))
+            newton._CG_DTYPE = default
+            row = {"instance": inst, "reg": reg, "rows": int(D.shape[0]), "atoms": int(D.shape[1]), "outputs": c,
+                   "pass_ms": pass_s * 1e3}
+            for mode, got in runs.items():
+                cpu = statistics.median(t for t, _ in got)
+                s = got[-1][1]
+                row[mode] = {"cpu_s": cpu, "cpu_s_all": [t for t, _ in got], "gap": s.gap, "primal": s.primal,
+                             "converged": bool(s.converged), "passes": s.n_passes, "time_per_pass": cpu / pass_s,
+                             "active": int(len(s.active))}
+                print(f"  reg {reg:7.0e} {mode}: CPU {cpu:7.2f} s  gap {s.gap:.1e}  passes {s.n_passes:7.0f}  "
+                      f"time/pass {cpu / pass_s:6.0f}  active {len(s.active)}", flush=True)
+            row["speedup"] = row["float64"]["cpu_s"] / row["float32"]["cpu_s"]
+            row["primal_difference"] = abs(row["float64"]["primal"] - row["float32"]["primal"])
+            print(f"  reg {reg:7.0e} float64 / float32 CPU: {row['speedup']:.2f}x, "
+                  f"primal difference {row['primal_difference']:.1e}", flush=True)
+            rows.append(row)
+    meta["load_average_1min_end"] = os.getloadavg()[0]
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"meta": meta, "rows": rows}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
