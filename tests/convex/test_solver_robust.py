@@ -109,12 +109,15 @@ def test_separable_multi_head_at_tiny_reg_converges_within_a_modest_budget(suppo
 
 def test_many_rows_multi_head_through_the_gram_solver_and_float32_products(support_newton, monkeypatch):
     """Many rows per atom route multi-head cross-entropy to the Gram solver, whose support Newton-CG
-    steps read the support block in float32 (the exact dense step in float64): same optimum as cvxpy."""
+    steps read the support block in float32 (the exact dense step in float64) and precondition CG by
+    the curvature-bound Gram's support block: same optimum as cvxpy."""
     import spikeopt.convex.newton as newton
 
-    dtypes = []
-    block = newton._support_block
+    dtypes, preconditioners = [], []
+    block, precondition = newton._support_block, newton._preconditioner
     monkeypatch.setattr(newton, "_support_block", lambda *a: dtypes.append(a[-1]) or block(*a))
+    monkeypatch.setattr(newton, "_preconditioner", lambda *a: preconditioners.append(precondition(*a))
+                        or preconditioners[-1])
     rng = np.random.default_rng(7)
     D = (rng.random((600, 24)) < 0.3).astype(np.uint8)
     Y = np.stack([(D[:, 0] + D[:, 1] + D[:, 2]) % 3, D[:, 3] | D[:, 4]], axis=1).astype(np.int64)
@@ -123,3 +126,22 @@ def test_many_rows_multi_head_through_the_gram_solver_and_float32_products(suppo
     sol = solve(D, Y, 1e-3, heads, tol=1e-8)
     assert_certified_optimum(sol, _reference(D, Y, 1e-3, heads), 1e-8)
     assert dtypes and set(dtypes) == {np.float64 if support_newton == "dense" else np.float32}
+    if support_newton == "conjugate-gradients":  # CG preconditioned by the Gram's support block
+        assert preconditioners and all(p is not None for p in preconditioners)
+
+
+def test_gram_preconditioner_solves_the_support_block():
+    """``_preconditioner`` against numpy's dense solve of ``G_rr + diag(a_pen_r)``; zero off the support."""
+    from spikeopt.convex.newton import _preconditioner
+
+    rng = np.random.default_rng(2)
+    X = rng.random((50, 8))
+    G = X.T @ (rng.random(50)[:, None] * X)
+    a_pen = rng.random(8)
+    rows = np.array([0, 2, 3, 7])
+    V = rng.standard_normal((8, 3))
+    got = _preconditioner(G, rows, a_pen, 8)(V)
+    want = np.linalg.solve(G[np.ix_(rows, rows)] + np.diag(a_pen[rows]), V[rows])
+    np.testing.assert_allclose(got[rows], want, rtol=1e-9)
+    assert np.all(got[[1, 4, 5, 6]] == 0.0)
+    assert _preconditioner(-np.eye(8), rows, np.zeros(8), 8) is None  # not positive definite: diagonal fallback

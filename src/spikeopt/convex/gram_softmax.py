@@ -32,6 +32,7 @@ from .penalty import row_norms
 
 _FIXED_CURVATURE = False
 _SUPPORT_NEWTON = True
+_GRAM_PRECONDITIONER = True  # support Newton-CG preconditioned by the model's Gram (else its diagonal)
 _NEWTON_RATE = 0.5  # Newton-CG steps on the support go on while each at least halves the gap  # True: Boehning bound lam_i = curvature (one Gram per working set)
 
 
@@ -99,7 +100,8 @@ class GramSoftmaxSolver:
             support = row_norms(V[:k]) > 0
             if newton_next and _SUPPORT_NEWTON and support.any():
                 W1, Z1, b1, _ = support_newton_step(ctx, ones, V[:k], Z, V[k] if icpt else None, support, cols,
-                                                    frac, dense=X[:, :k])
+                                                    frac, dense=X[:, :k],
+                                                    gram=A if _GRAM_PRECONDITIONER else None)
                 iters += 1
                 if not np.array_equal(W1, V[:k]):
                     newton_gap = gap

@@ -288,7 +288,7 @@ class WorkingSetSolver:
         return W, (b if icpt else None), iters
 
 
-def support_newton_step(ctx, cmask, W, Z, b, support, cols, frac, cg_max: int = _CG_MAX, dense=None):
+def support_newton_step(ctx, cmask, W, Z, b, support, cols, frac, cg_max: int = _CG_MAX, dense=None, gram=None):
     r"""One Newton-CG step (Armijo line search) of ``F(D_S W_S + 1 b^T) + reg sum ||W_j||`` on the support.
 
     On a fixed support every ``W_j != 0`` and the objective is smooth: its Hessian is
@@ -299,7 +299,10 @@ def support_newton_step(ctx, cmask, W, Z, b, support, cols, frac, cg_max: int = 
     (coordinate descent alone zig-zags between a free intercept and uncentered binary atoms).
     Converges quadratically where coordinate descent crawls on ill-conditioned problems.
     ``cmask`` marks the outputs that take part in softmax centering (absent classes do not);
-    ``dense``, when given, holds the working-set columns as a dense ``n x k`` block already.
+    ``dense``, when given, holds the working-set columns as a dense ``n x k`` block already;
+    ``gram``, its curvature-bound Gram ``X^T diag(w lam / n) X`` (intercept column last when fitted):
+    then CG is preconditioned by its support block (with the norm's curvature), which carries the
+    atoms' correlations that a diagonal preconditioner ignores.
     Returns ``(W, Z, b, cg_iterations)``.
     """
     fit = ctx.datafit
@@ -390,14 +393,20 @@ def support_newton_step(ctx, cmask, W, Z, b, support, cols, frac, cg_max: int = 
             if out[0] is not W:
                 return out
         return _support_line_search(fit, ctx, W, Z, b, g, X, nr, Gz, predict, with_b, k, 1)
-    diag = np.zeros(m)
-    K.csc_sq_tdot(indptr, indices, data, wn * lam, diag[:k])
-    if with_b:
-        diag[k] = float(wn @ lam)
-    pre = 1.0 / np.maximum(diag + a_pen, 1e-300)
+    precondition = _preconditioner(gram, rows, a_pen, m) if gram is not None else None
+    if precondition is None:
+        diag = np.zeros(m)
+        K.csc_sq_tdot(indptr, indices, data, wn * lam, diag[:k])
+        if with_b:
+            diag[k] = float(wn @ lam)
+        pre = 1.0 / np.maximum(diag + a_pen, 1e-300)
+
+        def precondition(V):
+            return pre[:, None] * V
+
     X = np.zeros((m, c))
     r = -g
-    zz = project(pre[:, None] * r)
+    zz = project(precondition(r))
     d = zz.copy()
     rz = float(np.sum(r * zz))
     used = 0
@@ -411,11 +420,31 @@ def support_newton_step(ctx, cmask, W, Z, b, support, cols, frac, cg_max: int = 
         r -= alpha * Hd
         if float(np.sqrt(np.sum(r * r))) <= min(0.1, np.sqrt(gn)) * gn:
             break
-        zz = project(pre[:, None] * r)
+        zz = project(precondition(r))
         rz_new = float(np.sum(r * zz))
         d = zz + (rz_new / rz) * d
         rz = rz_new
     return _support_line_search(fit, ctx, W, Z, b, g, X, nr, Gz, predict, with_b, k, used)
+
+
+def _preconditioner(gram: np.ndarray, rows: np.ndarray, a_pen: np.ndarray, m: int):
+    """``V -> (G_rr + diag(a_pen_r))^{-1} V_r`` on the support rows (zero elsewhere), by Cholesky; ``None``
+    when that block is not numerically positive definite (the caller falls back to the diagonal)."""
+    import scipy.linalg as sla
+
+    G = gram[np.ix_(rows, rows)] + np.diag(a_pen[rows])
+    G[np.diag_indices_from(G)] += 1e-12 * max(float(np.max(np.diag(G))), 1e-300)
+    try:
+        factor = sla.cho_factor(G, lower=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        return None
+
+    def apply(V):
+        out = np.zeros((m, V.shape[1]))
+        out[rows] = sla.cho_solve(factor, V[rows], check_finite=False)
+        return out
+
+    return apply
 
 
 def _support_block(dense, cols, S, n: int, dtype) -> np.ndarray:

@@ -1,15 +1,24 @@
-"""Support Newton-CG products in float32 against float64, alternating in one run (one thread, CPU time).
+"""The support Newton-CG step, one change at a time, alternating before / after in one run (one thread, CPU time).
 
-    python benchmarks/support_cg_dtype.py --out benchmarks/results/support_cg_dtype.json
+    python benchmarks/support_newton_cg.py --switch dtype --out benchmarks/results/support_cg_dtype.json
+    python benchmarks/support_newton_cg.py --switch preconditioner --regs 1e-2 1e-3 1e-4 \
+        --out benchmarks/results/support_cg_preconditioner.json
 
 On a support that the model steps no longer change, ``convex/newton.py`` takes Newton-CG steps whose
 Hessian products read the support columns as a dense block twice (``X_S V`` then ``X_S^T H U``).
 With many rows and a large support (the multi-head addition dictionary: 10,681 distinct rows x 856
-active atoms, 5 outputs) these products are bound by memory bandwidth, so the block's type sets
-their cost. ``newton._CG_DTYPE`` is switched here between float64 (before) and float32 (the library's
-default); the line search, the exact dense step and the certificate are float64 in both. Prints
-CPU seconds, the certified gap, the primal difference between the two, counted passes and
-``time/pass`` (CPU time over the CPU time of one product ``D^T Theta`` over the whole design).
+active atoms at 1e-3, 5 outputs) these steps are most of a solve. ``--switch`` picks the change:
+
+- ``dtype``: ``newton._CG_DTYPE`` float64 (before) vs float32 (the default): the products are bound
+  by memory bandwidth, so the block's type sets their cost;
+- ``preconditioner``: ``gram_softmax._GRAM_PRECONDITIONER`` off (CG preconditioned by the Hessian's
+  diagonal) vs on (the default: by the Cholesky factor of the curvature-bound Gram's support block,
+  which the Gram solver's model step has already formed); only working sets routed to the Gram
+  solver (many rows per atom) take it.
+
+The line search, the exact dense step and the certificate are float64 in both. Prints CPU seconds,
+the certified gap, the primal difference between the two, counted passes and ``time/pass`` (CPU
+time over the CPU time of one product ``D^T Theta`` over the whole design).
 """
 
 from __future__ import annotations
@@ -38,16 +47,21 @@ def main(argv=None) -> int:
     ap.add_argument("--instances", nargs="+", default=["addition", "mnist", "xor"], choices=list(INSTANCES))
     ap.add_argument("--regs", type=float, nargs="+", default=[1e-2, 1e-3])
     ap.add_argument("--repeats", type=int, default=2, help="alternating repeats of each pair; medians reported")
+    ap.add_argument("--switch", choices=["dtype", "preconditioner"], default="dtype")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
+    import spikeopt.convex.gram_softmax as gram_softmax
     import spikeopt.convex.newton as newton
     from spikeopt.convex.solver import solve
 
-    default = newton._CG_DTYPE
-    modes = {"float64": np.float64, "float32": np.float32}
+    module, name = (newton, "_CG_DTYPE") if args.switch == "dtype" else (gram_softmax, "_GRAM_PRECONDITIONER")
+    default = getattr(module, name)
+    modes = ({"float64": np.float64, "float32": np.float32} if args.switch == "dtype"
+             else {"diagonal": False, "gram": True})
+    before, after = modes
     rows = []
     meta = run_meta()
     for inst in args.instances:
@@ -62,13 +76,13 @@ def main(argv=None) -> int:
         for reg in args.regs:
             runs: dict[str, list] = {m: [] for m in modes}
             for _ in range(args.repeats):
-                for mode, dtype in modes.items():
-                    newton._CG_DTYPE = dtype
+                for mode, value in modes.items():
+                    setattr(module, name, value)
                     t = time.process_time()
                     s = solve(D, y, reg, loss, sample_weight=w, max_iter=1_000_000)
                     runs[mode].append((time.process_time() - t, s))
-            newton._CG_DTYPE = default
-            row = {"instance": inst, "reg": reg, "rows": int(D.shape[0]), "atoms": int(D.shape[1]), "outputs": c,
+            setattr(module, name, default)
+            row = {"switch": args.switch, "instance": inst, "reg": reg, "rows": int(D.shape[0]), "atoms": int(D.shape[1]), "outputs": c,
                    "pass_ms": pass_s * 1e3}
             for mode, got in runs.items():
                 cpu = statistics.median(t for t, _ in got)
@@ -78,9 +92,9 @@ def main(argv=None) -> int:
                              "active": int(len(s.active))}
                 print(f"  reg {reg:7.0e} {mode}: CPU {cpu:7.2f} s  gap {s.gap:.1e}  passes {s.n_passes:7.0f}  "
                       f"time/pass {cpu / pass_s:6.0f}  active {len(s.active)}", flush=True)
-            row["speedup"] = row["float64"]["cpu_s"] / row["float32"]["cpu_s"]
-            row["primal_difference"] = abs(row["float64"]["primal"] - row["float32"]["primal"])
-            print(f"  reg {reg:7.0e} float64 / float32 CPU: {row['speedup']:.2f}x, "
+            row["speedup"] = row[before]["cpu_s"] / row[after]["cpu_s"]
+            row["primal_difference"] = abs(row[before]["primal"] - row[after]["primal"])
+            print(f"  reg {reg:7.0e} {before} / {after} CPU: {row['speedup']:.2f}x, "
                   f"primal difference {row['primal_difference']:.1e}", flush=True)
             rows.append(row)
     meta["load_average_1min_end"] = os.getloadavg()[0]
