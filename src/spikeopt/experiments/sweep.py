@@ -243,6 +243,7 @@ def _store(store: Store, bar: Progress, stats: SweepStats, record: RunRecord) ->
 
 
 Job = tuple[str, str, dict[str, Any]]
+_WORKER_DIED = "a worker process died (killed or os._exit); finished runs are stored, run the sweep again to resume"
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
@@ -261,8 +262,11 @@ def _run_pool(todo: list[Job], store: Store, workers: int, run_fn: RunFn, bar: P
     try:
         while queue or pending:
             while queue and len(pending) < workers:  # keep exactly `workers` runs in flight
-                job = queue.pop(0)
-                pending[pool.submit(_execute, run_fn, job[2])] = job
+                try:
+                    future = pool.submit(_execute, run_fn, queue[0][2])
+                except BrokenProcessPool as err:  # a worker died after the last wait returned
+                    raise SweepInterrupted(_WORKER_DIED) from err
+                pending[future] = queue.pop(0)
                 bar.started()
             finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
             for fut in finished:
@@ -270,10 +274,7 @@ def _run_pool(todo: list[Job], store: Store, workers: int, run_fn: RunFn, bar: P
                 try:
                     status, payload, seconds = fut.result()
                 except BrokenProcessPool as err:
-                    raise SweepInterrupted(
-                        "a worker process died (killed or os._exit); finished runs are stored, "
-                        "run the sweep again to resume"
-                    ) from err
+                    raise SweepInterrupted(_WORKER_DIED) from err
                 except Exception as err:  # noqa: BLE001 - e.g. a result that cannot be pickled: a failed run
                     status, payload, seconds = "failed", f"{type(err).__name__}: {err}", 0.0
                 except BaseException as err:  # SystemExit / KeyboardInterrupt raised inside a worker
