@@ -16,6 +16,11 @@ active atoms at 1e-3, 5 outputs) these steps are most of a solve. ``--switch`` p
   which the Gram solver's model step has already formed); only working sets routed to the Gram
   solver (many rows per atom) take it.
 
+``--pipeline SUITE ...`` times what a user feels instead: the default ``spikeopt train --method cvx``
+run (``benchmarks/accuracy.py --defaults``: calibrated witnesses, 8,192 atoms, the ``auto`` path with
+its validation or cross-validation selection) on each suite, the switch off then on, per seed, and
+records wall and CPU seconds, the selected reg, the suite's test metric and the path's largest gap.
+
 The line search, the exact dense step and the certificate are float64 in both. Prints CPU seconds,
 the certified gap, the primal difference between the two, counted passes and ``time/pass`` (CPU
 time over the CPU time of one product ``D^T Theta`` over the whole design).
@@ -48,6 +53,9 @@ def main(argv=None) -> int:
     ap.add_argument("--regs", type=float, nargs="+", default=[1e-2, 1e-3])
     ap.add_argument("--repeats", type=int, default=2, help="alternating repeats of each pair; medians reported")
     ap.add_argument("--switch", choices=["dtype", "preconditioner"], default="dtype")
+    ap.add_argument("--pipeline", nargs="+", default=None, metavar="SUITE",
+                    help="time the default CVX run on these accuracy.py suites instead of single solves")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="with --pipeline")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     import torch
@@ -64,6 +72,9 @@ def main(argv=None) -> int:
     before, after = modes
     rows = []
     meta = run_meta()
+    if args.pipeline:
+        rows = pipeline(args.pipeline, args.seeds, module, name, modes)
+        args.instances = []
     for inst in args.instances:
         D, y, w, heads = INSTANCES[inst]()
         loss, c = ce_loss(heads), sum(h.classes for h in heads)
@@ -102,6 +113,45 @@ def main(argv=None) -> int:
         with open(args.out, "w") as f:
             json.dump({"meta": meta, "rows": rows}, f, indent=1)
     return 0
+
+
+def pipeline(suites: list[str], seeds: list[int], module, name: str, modes: dict) -> list[dict]:
+    """The default CVX run per suite and seed with the switch at each setting (alternating)."""
+    from accuracy import DEFAULTS, suite_spec
+
+    from spikeopt.experiments.config import RunConfig
+    from spikeopt.experiments.run import run
+
+    default, rows = getattr(module, name), []
+    for suite in suites:
+        task, options, columns = suite_spec(suite)
+        split, metric = columns[0]  # the suite's headline metric (accuracy; addition: joint token accuracy)
+        for seed in seeds:
+            row = {"pipeline": suite, "seed": seed}
+            for mode, value in modes.items():
+                setattr(module, name, value)
+                wall, cpu = time.perf_counter(), time.process_time()
+                try:
+                    result = run(RunConfig(task=task, task_options=dict(options), method="cvx",
+                                           seed=seed).override(DEFAULTS))
+                finally:
+                    setattr(module, name, default)
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                path = result.get("path") or []
+                gaps = [p["gap"] for p in path if isinstance(p, dict) and p.get("gap") is not None]
+                row[mode] = {"wall_s": wall, "cpu_s": cpu, "metric": f"{split}.{metric}",
+                             "value": result["metrics"][split][metric],
+                             "reg": (result.get("selection") or {}).get("selected_reg"),
+                             "largest_path_gap": max(gaps) if gaps else None,
+                             "timings": result.get("timings")}
+                print(f"{suite} seed {seed} {mode}: wall {wall:7.1f} s  CPU {cpu:7.1f} s  {split}.{metric} "
+                      f"{row[mode]['value']:.4f}  reg {row[mode]['reg']}  largest gap "
+                      f"{row[mode]['largest_path_gap']}", flush=True)
+            first, second = modes
+            row["speedup_cpu"] = row[first]["cpu_s"] / row[second]["cpu_s"]
+            print(f"{suite} seed {seed}: {first} / {second} CPU {row['speedup_cpu']:.2f}x", flush=True)
+            rows.append(row)
+    return rows
 
 
 if __name__ == "__main__":
