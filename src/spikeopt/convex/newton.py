@@ -295,8 +295,9 @@ def support_newton_step(ctx, cmask, W, Z, b, support, cols, frac, cg_max: int = 
     ``D_S^T diag(w/n) H D_S`` plus the norm's ``reg/||W_j|| (I - u_j u_j^T)``, applied
     matrix-free (``O(nnz(D_S) c)`` per product, never ``k^2``), restricted to zero-mean softmax
     blocks. The support columns are copied to a dense block for BLAS when that is small
-    (``_DENSE_SUPPORT_BYTES``; float32 for the CG products, float64 for an exact Hessian); then the intercept joins the step as one more unpenalized row
-    (coordinate descent alone zig-zags between a free intercept and uncentered binary atoms).
+    (``_DENSE_SUPPORT_BYTES``; float32 for the CG products, float64 for an exact Hessian); then the
+    intercept joins the step as one more unpenalized row (coordinate descent alone zig-zags between
+    a free intercept and uncentered binary atoms).
     Converges quadratically where coordinate descent crawls on ill-conditioned problems.
     ``cmask`` marks the outputs that take part in softmax centering (absent classes do not);
     ``dense``, when given, holds the working-set columns as a dense ``n x k`` block already;
