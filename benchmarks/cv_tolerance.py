@@ -44,7 +44,6 @@ def main(argv=None) -> int:
     ap.add_argument("--tols", nargs="+", type=float, default=[1e-6, 1e-5, 1e-4])
     ap.add_argument("--out", default=str(HERE / "results" / "cv_tolerance.json"))
     args = ap.parse_args(argv)
-    import numpy as np
     import torch
 
     torch.set_num_threads(1)
@@ -101,7 +100,6 @@ def main(argv=None) -> int:
             results.append({"suite": suite, "seed": seed, "shape": list(D.shape), "regs": regs, "tols": by_tol})
     write_json({"command": " ".join(sys.argv), "meta": run_meta(suites=args.suites, seeds=args.seeds),
                 "results": results}, Path(args.out))
-    del np
     return 0
 
 

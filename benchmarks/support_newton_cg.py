@@ -93,8 +93,8 @@ def main(argv=None) -> int:
                     s = solve(D, y, reg, loss, sample_weight=w, max_iter=1_000_000)
                     runs[mode].append((time.process_time() - t, s))
             setattr(module, name, default)
-            row = {"switch": args.switch, "instance": inst, "reg": reg, "rows": int(D.shape[0]), "atoms": int(D.shape[1]), "outputs": c,
-                   "pass_ms": pass_s * 1e3}
+            row = {"switch": args.switch, "instance": inst, "reg": reg, "rows": int(D.shape[0]),
+                   "atoms": int(D.shape[1]), "outputs": c, "pass_ms": pass_s * 1e3}
             for mode, got in runs.items():
                 cpu = statistics.median(t for t, _ in got)
                 s = got[-1][1]
