@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     import spikeopt.convex.newton as newton
 
     meta = run_meta()
-    routing = newton._GRAM_ROWS_PER_ATOM
+    routing = newton._GRAM_ROWS_PER_ATOM, newton._GRAM_DENSITY
     for inst in args.instances:
         if inst == "xor":
             name, (D, y, w, heads) = f"xor-T{args.steps}-N{args.rows}", xor_instance(args.steps, args.rows)
@@ -61,22 +61,23 @@ def main(argv=None) -> int:
             c = Y.shape[1] if loss_kind == "squared" else sum(h.classes for h in heads)
             pass_s = one_pass_cpu(D, c)
             multi = loss_kind != "squared" and c > 2
-            modes = [("rows", float("inf")), ("gram", 0)] if (args.compare and multi) else [("auto", routing)]
+            inf = float("inf")
+            modes = [("rows", (inf, inf)), ("gram", (0, 0))] if (args.compare and multi) else [("auto", routing)]
             with warnings.catch_warnings():  # compile the kernels before any timing
                 warnings.simplefilter("ignore")
-                for _, rows_per_atom in modes:
-                    newton._GRAM_ROWS_PER_ATOM = rows_per_atom
+                for _, route in modes:
+                    newton._GRAM_ROWS_PER_ATOM, newton._GRAM_DENSITY = route
                     solve(D, Y, args.regs[0], loss, sample_weight=w, max_iter=30)
             for reg in args.regs:
-                for mode, rows_per_atom in modes:
-                    newton._GRAM_ROWS_PER_ATOM = rows_per_atom
+                for mode, route in modes:
+                    newton._GRAM_ROWS_PER_ATOM, newton._GRAM_DENSITY = route
                     t = time.process_time()
                     s = solve(D, Y, reg, loss, sample_weight=w, max_iter=1_000_000)
                     el = time.process_time() - t
                     print(f"{loss_kind:14s} {mode:4s} reg {reg:7.0e}  CPU {el:8.2f}s  gap {s.gap:.1e}  "
                           f"converged {s.converged}  pass {pass_s * 1e3:.1f} ms  passes {s.n_passes:7.0f}  "
                           f"time/pass {el / pass_s:7.0f}  active {len(s.active)}", flush=True)
-            newton._GRAM_ROWS_PER_ATOM = routing
+            newton._GRAM_ROWS_PER_ATOM, newton._GRAM_DENSITY = routing
     return 0
 
 

@@ -1,6 +1,8 @@
 """The support Newton-CG step, one change at a time, alternating before / after in one run (one thread, CPU time).
 
     python benchmarks/support_newton_cg.py --switch dtype --out benchmarks/results/support_cg_dtype.json
+    python benchmarks/support_newton_cg.py --switch routing --pipeline mnist events ucr-OSULeaf ucr-BasicMotions add2 \
+        --out benchmarks/results/ws_routing_pipeline.json
     python benchmarks/support_newton_cg.py --switch preconditioner --regs 1e-2 1e-3 1e-4 \
         --out benchmarks/results/support_cg_preconditioner.json
 
@@ -15,6 +17,9 @@ active atoms at 1e-3, 5 outputs) these steps are most of a solve. ``--switch`` p
   diagonal) vs on (the default: by the Cholesky factor of the curvature-bound Gram's support block,
   which the Gram solver's model step has already formed); only working sets routed to the Gram
   solver (many rows per atom) take it.
+- ``routing``: which multi-class / multi-head working sets go to the Gram solver
+  (``newton._GRAM_DENSITY``): only those with many rows per atom (before) vs also those whose
+  columns are dense (the default: at least 30% nonzero, as the calibrated default dictionaries are).
 
 ``--pipeline SUITE ...`` times what a user feels instead: the default ``spikeopt train --method cvx``
 run (``benchmarks/accuracy.py --defaults``: calibrated witnesses, 8,192 atoms, the ``auto`` path with
@@ -52,7 +57,7 @@ def main(argv=None) -> int:
     ap.add_argument("--instances", nargs="+", default=["addition", "mnist", "xor"], choices=list(INSTANCES))
     ap.add_argument("--regs", type=float, nargs="+", default=[1e-2, 1e-3])
     ap.add_argument("--repeats", type=int, default=2, help="alternating repeats of each pair; medians reported")
-    ap.add_argument("--switch", choices=["dtype", "preconditioner"], default="dtype")
+    ap.add_argument("--switch", choices=["dtype", "preconditioner", "routing"], default="dtype")
     ap.add_argument("--pipeline", nargs="+", default=None, metavar="SUITE",
                     help="time the default CVX run on these accuracy.py suites instead of single solves")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="with --pipeline")
@@ -65,10 +70,12 @@ def main(argv=None) -> int:
     import spikeopt.convex.newton as newton
     from spikeopt.convex.solver import solve
 
-    module, name = (newton, "_CG_DTYPE") if args.switch == "dtype" else (gram_softmax, "_GRAM_PRECONDITIONER")
+    module, name, modes = {
+        "dtype": (newton, "_CG_DTYPE", {"float64": np.float64, "float32": np.float32}),
+        "preconditioner": (gram_softmax, "_GRAM_PRECONDITIONER", {"diagonal": False, "gram": True}),
+        "routing": (newton, "_GRAM_DENSITY", {"rows_per_atom": float("inf"), "density": newton._GRAM_DENSITY}),
+    }[args.switch]
     default = getattr(module, name)
-    modes = ({"float64": np.float64, "float32": np.float32} if args.switch == "dtype"
-             else {"diagonal": False, "gram": True})
     before, after = modes
     rows = []
     meta = run_meta()

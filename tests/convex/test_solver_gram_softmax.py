@@ -3,8 +3,8 @@
 Ten-class and three-class softmax (row weights over four decades, intercept, separable data with
 many more atoms than rows, duplicate and all-zero columns, reg near reg_max and near 0), two heads
 of different loss weights, and the group-norm optimality measure on a hand-computed case. The
-library routes a working set there only with many rows per atom; these tests route every working
-set there and check that the solve went through it.
+library routes a working set there with many rows per atom or dense columns; these tests route every
+working set there and check that the solve went through it (and one checks the routing rule).
 cvxpy is imported, not skipped: these tests fail when the reference is missing.
 """
 
@@ -71,6 +71,29 @@ def test_two_heads_with_weights_and_intercept(calls):
     sol = solve(D, Y, reg, heads, intercept=True, tol=1e-9)
     assert_certified_optimum(sol, group_lasso_optimum(D, Y, reg, heads, None, True, tol=1e-12, max_iter=500), 1e-9)
     assert calls
+
+
+@pytest.mark.parametrize("density, to_gram", [(0.5, True), (0.1, False)])
+def test_few_rows_per_atom_route_by_column_density(density, to_gram, monkeypatch):
+    """With fewer rows than 4 per working-set atom, dense columns (coherent atoms: the row sweeps
+    crawl) go to the Gram solver and sparse ones stay with the row sweeps; both certify the optimum."""
+    seen = []
+    orig = gs.GramSoftmaxSolver.solve_ws
+
+    def spy(self, *a, **kw):
+        seen.append(len(a[2]))  # the working set's size
+        return orig(self, *a, **kw)
+
+    monkeypatch.setattr(gs.GramSoftmaxSolver, "solve_ws", spy)
+    rng = np.random.default_rng(2)
+    D = (rng.random((40, 200)) < density).astype(np.uint8)
+    y = rng.integers(0, 3, 40)
+    reg = 1e-3 * reg_max(D, y, "cross_entropy")
+    sol = solve(D, y, reg, "cross_entropy", tol=1e-8)
+    ref = group_lasso_optimum(D, y, reg, "cross_entropy", None, False, tol=1e-12, max_iter=500)
+    assert_certified_optimum(sol, ref, 1e-8)
+    assert bool(seen) == to_gram
+    assert all(40 < newton._GRAM_ROWS_PER_ATOM * k for k in seen)  # routed by density, not by rows per atom
 
 
 def test_group_violation_by_hand():

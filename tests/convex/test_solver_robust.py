@@ -39,16 +39,28 @@ def support_newton(request, monkeypatch):
     return request.param
 
 
+@pytest.fixture(params=["row sweeps", "gram"])
+def ws_route(request, monkeypatch):
+    """Both multi-class / multi-head working-set solvers (newton.py's row sweeps and gram_softmax.py),
+    whichever the routing rule (rows per atom, column density) would pick for the design."""
+    import spikeopt.convex.newton as newton
+
+    value = float("inf") if request.param == "row sweeps" else 0.0
+    monkeypatch.setattr(newton, "_GRAM_ROWS_PER_ATOM", value)
+    monkeypatch.setattr(newton, "_GRAM_DENSITY", value)
+    return request.param
+
+
 @pytest.mark.parametrize("classes", [2, 3])
 @pytest.mark.parametrize("reg", [1e-3, 1e-4])
-def test_separable_atoms_much_more_than_rows_cross_entropy(classes, reg, support_newton):
+def test_separable_atoms_much_more_than_rows_cross_entropy(classes, reg, support_newton, ws_route):
     D, y = _separable(16, 200, classes, seed=classes)
     sol = solve(D, y, reg, "cross_entropy", tol=1e-7, classes=classes)
     assert_certified_optimum(sol, _reference(D, y, reg, "cross_entropy"), 1e-7)
     assert np.all(np.isfinite(sol.coef))
 
 
-def test_separable_multi_head_with_intercept(support_newton):
+def test_separable_multi_head_with_intercept(support_newton, ws_route):
     D, y = _separable(20, 120, 3, seed=5)
     Y = np.stack([y, D[:, 2].astype(np.int64)], axis=1)
     heads = [Head("a", 3, 1.0), Head("b", 2, 0.5)]
@@ -58,7 +70,7 @@ def test_separable_multi_head_with_intercept(support_newton):
 
 @pytest.mark.parametrize("loss", ["squared", "cross_entropy"])
 @pytest.mark.parametrize("frac", [0.999, 1e-4])
-def test_reg_near_reg_max_and_near_zero(loss, frac):
+def test_reg_near_reg_max_and_near_zero(loss, frac, ws_route):
     rng = np.random.default_rng(11)
     D = (rng.random((40, 90)) < 0.3).astype(np.uint8)
     y = rng.integers(0, 3, 40)
@@ -94,7 +106,7 @@ def test_float32_rate_atoms_match_float64():
     assert abs(a.primal - b.primal) <= 2e-9
 
 
-def test_separable_multi_head_at_tiny_reg_converges_within_a_modest_budget(support_newton):
+def test_separable_multi_head_at_tiny_reg_converges_within_a_modest_budget(support_newton, ws_route):
     """Ill-conditioned Newton polish (separable, reg 1e-5): with conjugate gradients capped at a fixed
     50 iterations this took 921 iterations (Table 6's addition shape did not converge in 20,000);
     growing the cap while capped steps repeat on one support needs 250."""

@@ -54,7 +54,7 @@ class GramSoftmaxSolver:
         self.last_gap = np.inf
         self._columns = ColumnCache(ctx.design, ctx.n)
 
-    def solve_ws(self, W0, b0, ws, tol_in, budget, gap0=np.inf):
+    def solve_ws(self, W0, b0, ws, tol_in, budget, gap0=np.inf, cols=None):
         ctx, fit = self.ctx, self.ctx.datafit
         design, wn, reg, icpt = ctx.design, ctx.wn, ctx.reg, ctx.intercept
         ws = np.asarray(ws, dtype=np.int64)
@@ -71,7 +71,7 @@ class GramSoftmaxSolver:
         best = -np.inf
         gap = np.inf
         A = None
-        cols = design.columns(ws)
+        cols = design.columns(ws) if cols is None else cols
         frac = cols[0][-1] / max(design.nnz, 1)
         ones = np.ones(c, dtype=bool)
         newton_next, newton_gap = False, None

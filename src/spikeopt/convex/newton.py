@@ -38,7 +38,8 @@ _CG_MAX_GROWN = 1600  # ... doubled up to this while capped steps repeat on one 
 _MAX_EPOCHS_QUADRATIC = 10  # CD epochs per Newton step when the model is exact (squared loss)
 _MAX_EPOCHS = 10  # ... when it is only a local model (cross-entropy)
 _INNER_REL = {True: 1e-3, False: 0.1}  # stop CD when the step norm fell by this factor
-_GRAM_ROWS_PER_ATOM = 4  # multi-class / multi-head working sets go to gram_softmax.py from n >= this * k
+_GRAM_ROWS_PER_ATOM = 4  # multi-class / multi-head working sets go to gram_softmax.py from n >= this * k ...
+_GRAM_DENSITY = 0.3  # ... or when this fraction of their entries is nonzero (see WorkingSetSolver._gram_pays)
 
 
 def feasible_scale(norms: np.ndarray, reg: float, guard: float = 1e-11) -> float:
@@ -148,31 +149,42 @@ class WorkingSetSolver:
             elif gram_softmax_applies(ctx):
                 self.gram = GramSoftmaxSolver(ctx)
 
-    def _gram_pays(self, k: int) -> bool:
-        """Multi-class / multi-head: the Gram solver only with many rows per working-set atom.
+    def _gram_pays(self, k: int, cols) -> bool:
+        """Multi-class / multi-head: the Gram solver with many rows per atom, or on dense columns.
 
         Its model curvature is a bound (looser than the exact softmax Hessian of the row sweeps) and
-        its Gram matrix is rebuilt every Newton step (``n k^2``); measured (benchmarks/solver_passes.py
-        --instances mnist addition) 2x slower than the row sweeps on mnist-seq (n/k ~ 1) and 1.5-2.3x
-        faster on the addition trajectory dictionary (n/k ~ 10).
+        its Gram matrix is rebuilt every Newton step (``n k^2``, BLAS), while a row-sweep epoch costs
+        ``nnz(D_ws) c`` and coordinate descent slows as atoms grow coherent. Two binary atoms firing
+        independently at rate ``rho`` have cosine ``rho``: the calibrated default dictionaries fire
+        at about half their entries, every pair of atoms is that correlated, and the row sweeps
+        crawl (10 epochs per Newton step, hundreds of steps). Measured
+        (``benchmarks/support_newton_cg.py --switch routing``): on the default dictionaries
+        (density 0.5) the Gram solver takes 2-4x less CPU over the whole path at every n/k (159 rows
+        x 8,192 atoms up); on a sparse Gaussian-witness mnist-seq dictionary (density 0.19, n/k ~ 1)
+        the row sweeps are 2-4x faster (``benchmarks/solver_passes.py --compare``).
         """
         from .gram_softmax import GramSoftmaxSolver
 
-        return not isinstance(self.gram, GramSoftmaxSolver) or self.ctx.n >= _GRAM_ROWS_PER_ATOM * k
+        if not isinstance(self.gram, GramSoftmaxSolver) or self.ctx.n >= _GRAM_ROWS_PER_ATOM * k:
+            return True
+        return cols[0][-1] >= _GRAM_DENSITY * self.ctx.n * k
 
     def solve_ws(self, W0: np.ndarray, b0, ws: np.ndarray, tol_in: float, budget: int, gap0: float = np.inf):
         from .gram_ws import gram_fits
 
-        if self.gram is not None and gram_fits(self.ctx.n, len(ws) + 1) and self._gram_pays(len(ws)):
-            out = self.gram.solve_ws(W0, b0, ws, tol_in, budget, gap0)
-            self.last_gap = self.gram.last_gap
-            return out
+        cols = None
+        if self.gram is not None and gram_fits(self.ctx.n, len(ws) + 1):
+            cols = self.ctx.design.columns(ws)
+            if self._gram_pays(len(ws), cols):
+                out = self.gram.solve_ws(W0, b0, ws, tol_in, budget, gap0, cols=cols)
+                self.last_gap = self.gram.last_gap
+                return out
         ctx, fit = self.ctx, self.ctx.datafit
         design = ctx.design
         wn, reg, icpt = ctx.wn, ctx.reg, ctx.intercept
         quadratic = bool(getattr(fit, "quadratic", False))
         n, c = ctx.n, ctx.c
-        indptr, indices, data = design.columns(ws)
+        indptr, indices, data = design.columns(ws) if cols is None else cols
         frac = indptr[-1] / max(design.nnz, 1)  # one CD epoch in full-dictionary passes
         design.n_passes += len(ws) / design.p
         k = len(ws)
