@@ -85,3 +85,18 @@ def test_quadratic_group_lasso_matches_reference():
     ours = 0.5 * float(np.sum(W * (G @ W))) - float(np.sum(B * W)) + float(regs @ row_norms(W))
     assert ours <= prob.value + 1e-10
     assert np.allclose(Grad, G @ W - B, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_weighted_gram_against_a_dense_product(dtype):
+    """``X^T diag(h) X`` against numpy's float64 product: symmetric, zero weights dropped, float32 to round-off."""
+    from spikeopt.convex.gram_ws import weighted_gram
+
+    rng = np.random.default_rng(8)
+    X = (rng.random((37, 11)) < 0.5).astype(dtype)
+    h = rng.random(37)
+    h[:5] = 0.0
+    ref = X.astype(np.float64).T @ (h[:, None] * X.astype(np.float64))
+    A = weighted_gram(X, h)
+    assert A.dtype == np.float64 and np.array_equal(A, A.T)
+    np.testing.assert_allclose(A, ref, rtol=1e-12 if dtype == np.float64 else 1e-6, atol=0)

@@ -60,8 +60,12 @@ def weighted_gram(X: np.ndarray, h: np.ndarray) -> np.ndarray:
     again where round-off of ~1e-6 relative only perturbs a Newton model, never a certificate.
     """
     Xh = np.asfortranarray(np.sqrt(h).astype(X.dtype)[:, None] * X)
+    # syrk fills the upper triangle of a zeroed output; mirror it with one transposed add (the
+    # diagonal, counted twice, halved: exact in binary floating point), not two triu copies (4x slower)
     A = (sla.blas.ssyrk if X.dtype == np.float32 else sla.blas.dsyrk)(1.0, Xh, trans=1).astype(np.float64)
-    return np.triu(A) + np.triu(A, 1).T
+    A += A.T
+    A[np.diag_indices_from(A)] *= 0.5
+    return A
 
 
 class GramSquaredSolver:
