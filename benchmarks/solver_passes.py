@@ -5,8 +5,9 @@
 
 ``--instances``: ``xor`` (below), ``mnist`` (mnist-seq, 10 classes) and ``addition`` (two heads,
 trajectory layout, ramped row weights), as in ``solver.py``. ``--compare`` solves every
-multi-class / multi-head point twice, alternating the working-set solvers: the row sweeps
-(``newton.py``) and the Gram solver (``gram_softmax.py``); without it the library's routing decides.
+multi-class / multi-head point three times, alternating the working-set solvers: the row sweeps
+(``newton.py``), the Gram solver (``gram_softmax.py``) and the library's routing between them
+(``auto``: by rows per atom and column coherence); without it only ``auto`` runs.
 
 First-last-XOR dictionary (as in ``solver.py``, N = 4,000 rows), one thread. Prints CPU seconds,
 the certified gap, ``ConvexSolution.n_passes`` and ``time/pass`` = CPU time / CPU time of one
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
     import spikeopt.convex.newton as newton
 
     meta = run_meta()
-    routing = newton._GRAM_ROWS_PER_ATOM, newton._GRAM_DENSITY
+    routing = newton._GRAM_ROWS_PER_ATOM, newton._GRAM_CONDITION
     for inst in args.instances:
         if inst == "xor":
             name, (D, y, w, heads) = f"xor-T{args.steps}-N{args.rows}", xor_instance(args.steps, args.rows)
@@ -62,22 +63,23 @@ def main(argv=None) -> int:
             pass_s = one_pass_cpu(D, c)
             multi = loss_kind != "squared" and c > 2
             inf = float("inf")
-            modes = [("rows", (inf, inf)), ("gram", (0, 0))] if (args.compare and multi) else [("auto", routing)]
+            modes = [("rows", (inf, inf)), ("gram", (0, 0.0))] if (args.compare and multi) else []
+            modes.append(("auto", routing))
             with warnings.catch_warnings():  # compile the kernels before any timing
                 warnings.simplefilter("ignore")
                 for _, route in modes:
-                    newton._GRAM_ROWS_PER_ATOM, newton._GRAM_DENSITY = route
+                    newton._GRAM_ROWS_PER_ATOM, newton._GRAM_CONDITION = route
                     solve(D, Y, args.regs[0], loss, sample_weight=w, max_iter=30)
             for reg in args.regs:
                 for mode, route in modes:
-                    newton._GRAM_ROWS_PER_ATOM, newton._GRAM_DENSITY = route
+                    newton._GRAM_ROWS_PER_ATOM, newton._GRAM_CONDITION = route
                     t = time.process_time()
                     s = solve(D, Y, reg, loss, sample_weight=w, max_iter=1_000_000)
                     el = time.process_time() - t
                     print(f"{loss_kind:14s} {mode:4s} reg {reg:7.0e}  CPU {el:8.2f}s  gap {s.gap:.1e}  "
                           f"converged {s.converged}  pass {pass_s * 1e3:.1f} ms  passes {s.n_passes:7.0f}  "
                           f"time/pass {el / pass_s:7.0f}  active {len(s.active)}", flush=True)
-            newton._GRAM_ROWS_PER_ATOM, newton._GRAM_DENSITY = routing
+            newton._GRAM_ROWS_PER_ATOM, newton._GRAM_CONDITION = routing
     return 0
 
 

@@ -18,8 +18,9 @@ active atoms at 1e-3, 5 outputs) these steps are most of a solve. ``--switch`` p
   which the Gram solver's model step has already formed); only working sets routed to the Gram
   solver (many rows per atom) take it.
 - ``routing``: which multi-class / multi-head working sets go to the Gram solver
-  (``newton._GRAM_DENSITY``): only those with many rows per atom (before) vs also those whose
-  columns are dense (the default: at least 30% nonzero, as the calibrated default dictionaries are).
+  (``newton._GRAM_CONDITION``): only those with many rows per atom (before) vs also those whose
+  columns are coherent (the default: ``newton.coherence_condition`` at least 500, as the calibrated
+  default dictionaries' spike counts are).
 
 ``--pipeline SUITE ...`` times what a user feels instead: the default ``spikeopt train --method cvx``
 run (``benchmarks/accuracy.py --defaults``: calibrated witnesses, 8,192 atoms, the ``auto`` path with
@@ -73,7 +74,7 @@ def main(argv=None) -> int:
     module, name, modes = {
         "dtype": (newton, "_CG_DTYPE", {"float64": np.float64, "float32": np.float32}),
         "preconditioner": (gram_softmax, "_GRAM_PRECONDITIONER", {"diagonal": False, "gram": True}),
-        "routing": (newton, "_GRAM_DENSITY", {"rows_per_atom": float("inf"), "density": newton._GRAM_DENSITY}),
+        "routing": (newton, "_GRAM_CONDITION", {"rows_per_atom": float("inf"), "condition": newton._GRAM_CONDITION}),
     }[args.switch]
     default = getattr(module, name)
     before, after = modes

@@ -3,7 +3,7 @@
 Ten-class and three-class softmax (row weights over four decades, intercept, separable data with
 many more atoms than rows, duplicate and all-zero columns, reg near reg_max and near 0), two heads
 of different loss weights, and the group-norm optimality measure on a hand-computed case. The
-library routes a working set there with many rows per atom or dense columns; these tests route every
+library routes a working set there with many rows per atom or coherent columns; these tests route every
 working set there and check that the solve went through it (and one checks the routing rule).
 cvxpy is imported, not skipped: these tests fail when the reference is missing.
 """
@@ -73,10 +73,20 @@ def test_two_heads_with_weights_and_intercept(calls):
     assert calls
 
 
-@pytest.mark.parametrize("density, to_gram", [(0.5, True), (0.1, False)])
-def test_few_rows_per_atom_route_by_column_density(density, to_gram, monkeypatch):
-    """With fewer rows than 4 per working-set atom, dense columns (coherent atoms: the row sweeps
-    crawl) go to the Gram solver and sparse ones stay with the row sweeps; both certify the optimum."""
+def _designs(kind: str, rng) -> np.ndarray:
+    """40 x 200 uint8 designs: spike counts sharing a large common part (cosines near 1, coherent)
+    or binary atoms firing on 40% of the rows (cosines near 0.4: dense, yet well enough conditioned
+    for the row sweeps at these sizes)."""
+    if kind == "coherent":
+        return (8 + (rng.random((40, 200)) < 0.5)).astype(np.uint8)
+    return (rng.random((40, 200)) < 0.4).astype(np.uint8)
+
+
+@pytest.mark.parametrize("kind, to_gram", [("coherent", True), ("binary", False)])
+def test_few_rows_per_atom_route_by_column_coherence(kind, to_gram, monkeypatch):
+    """With fewer rows than 4 per working-set atom, coherent columns (the row sweeps' coordinate
+    descent crawls) go to the Gram solver and less coherent ones stay with the row sweeps, however
+    dense; both certify the optimum."""
     seen = []
     orig = gs.GramSoftmaxSolver.solve_ws
 
@@ -86,14 +96,44 @@ def test_few_rows_per_atom_route_by_column_density(density, to_gram, monkeypatch
 
     monkeypatch.setattr(gs.GramSoftmaxSolver, "solve_ws", spy)
     rng = np.random.default_rng(2)
-    D = (rng.random((40, 200)) < density).astype(np.uint8)
+    D = _designs(kind, rng)
     y = rng.integers(0, 3, 40)
     reg = 1e-3 * reg_max(D, y, "cross_entropy")
     sol = solve(D, y, reg, "cross_entropy", tol=1e-8)
     ref = group_lasso_optimum(D, y, reg, "cross_entropy", None, False, tol=1e-12, max_iter=500)
     assert_certified_optimum(sol, ref, 1e-8)
     assert bool(seen) == to_gram
-    assert all(40 < newton._GRAM_ROWS_PER_ATOM * k for k in seen)  # routed by density, not by rows per atom
+    assert all(40 < newton._GRAM_ROWS_PER_ATOM * k for k in seen)  # routed by coherence, not by rows per atom
+
+
+def _csc(D: np.ndarray):
+    indptr = np.concatenate([[0], np.cumsum((D != 0).sum(0))])
+    rows, cols = np.nonzero(D.T)  # column-major order: column index first
+    return indptr, cols, D.T[rows, cols]
+
+
+@pytest.mark.parametrize("kind", ["coherent", "binary"])
+def test_coherence_condition_against_the_dense_gram(kind):
+    """The one-pass estimate equals (1 + (k-1) mu) / (1 - mu) with mu the mean off-diagonal entry of
+    the normalised columns' dense Gram matrix; an all-zero column is left out."""
+    D = _designs(kind, np.random.default_rng(3))[:, :50].astype(np.float64)
+    D[:, 7] = 0.0
+    U = D[:, np.linalg.norm(D, axis=0) > 0]
+    U = U / np.linalg.norm(U, axis=0)
+    k = U.shape[1]
+    G = U.T @ U
+    mu = (G.sum() - np.trace(G)) / (k * (k - 1))
+    expect = (1 + (k - 1) * mu) / (1 - mu)
+    assert newton.coherence_condition(_csc(D), D.shape[0]) == pytest.approx(expect, rel=1e-10)
+
+
+def test_coherence_condition_by_hand():
+    """Two columns at 60 degrees (cosine 1/2): (1 + 1/2) / (1 - 1/2) = 3; one column: 1; parallel
+    columns: unbounded."""
+    D = np.array([[2.0, 1.0], [0.0, 1.7320508075688772]])  # |(1, sqrt 3)| = 2, cosine 1/2
+    assert newton.coherence_condition(_csc(D), 2) == pytest.approx(3.0, rel=1e-12)
+    assert newton.coherence_condition(_csc(D[:, :1]), 2) == 1.0
+    assert newton.coherence_condition(_csc(np.array([[1.0, 3.0], [2.0, 6.0]])), 2) > 1e12
 
 
 def test_group_violation_by_hand():

@@ -42,12 +42,12 @@ def support_newton(request, monkeypatch):
 @pytest.fixture(params=["row sweeps", "gram"])
 def ws_route(request, monkeypatch):
     """Both multi-class / multi-head working-set solvers (newton.py's row sweeps and gram_softmax.py),
-    whichever the routing rule (rows per atom, column density) would pick for the design."""
+    whichever the routing rule (rows per atom, column coherence) would pick for the design."""
     import spikeopt.convex.newton as newton
 
     value = float("inf") if request.param == "row sweeps" else 0.0
     monkeypatch.setattr(newton, "_GRAM_ROWS_PER_ATOM", value)
-    monkeypatch.setattr(newton, "_GRAM_DENSITY", value)
+    monkeypatch.setattr(newton, "_GRAM_CONDITION", value)
     return request.param
 
 

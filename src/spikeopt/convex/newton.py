@@ -39,7 +39,7 @@ _MAX_EPOCHS_QUADRATIC = 10  # CD epochs per Newton step when the model is exact 
 _MAX_EPOCHS = 10  # ... when it is only a local model (cross-entropy)
 _INNER_REL = {True: 1e-3, False: 0.1}  # stop CD when the step norm fell by this factor
 _GRAM_ROWS_PER_ATOM = 4  # multi-class / multi-head working sets go to gram_softmax.py from n >= this * k ...
-_GRAM_DENSITY = 0.3  # ... or when this fraction of their entries is nonzero (see WorkingSetSolver._gram_pays)
+_GRAM_CONDITION = 500.0  # ... or when their coherence_condition is at least this (see WorkingSetSolver._gram_pays)
 
 
 def feasible_scale(norms: np.ndarray, reg: float, guard: float = 1e-11) -> float:
@@ -123,6 +123,31 @@ class _Anderson:
         return out
 
 
+def coherence_condition(cols, n: int) -> float:
+    """Condition number of the Gram matrix of ``k`` unit columns whose pairwise cosines all equal
+    the mean cosine ``mu`` of the given ones: ``(1 + (k - 1) mu) / (1 - mu)``.
+
+    Why: coordinate descent slows as the condition number of the columns' Gram matrix grows, and
+    the equicorrelated model captures the part that nonnegative spike features have in common (two
+    binary atoms firing independently at rate ``rho`` have cosine ``rho``; spike counts, cosines
+    near 1): one large eigenvalue ``1 + (k - 1) mu`` against ``1 - mu``. The mean cosine costs one
+    pass over the nonzeros (``||sum_j d_j / ||d_j||||^2 = k + k (k - 1) mu``), no ``k x k`` product.
+    ``cols`` is the CSC triple ``(indptr, indices, data)`` of the columns; all-zero columns are left out.
+    """
+    indptr, indices, data = cols
+    counts = np.diff(indptr)
+    data = np.asarray(data, dtype=np.float64)
+    sq = np.add.reduceat(data * data, indptr[:-1]) if len(data) else np.zeros(len(counts))
+    keep = (counts > 0) & (sq > 0)
+    k = int(keep.sum())
+    if k < 2:
+        return 1.0
+    inv = np.where(keep, 1.0 / np.sqrt(np.where(keep, sq, 1.0)), 0.0)
+    s = np.bincount(indices, weights=data * np.repeat(inv, counts), minlength=n)
+    mu = (float(s @ s) - k) / (k * (k - 1))
+    return float(np.inf) if mu >= 1.0 else (1.0 + (k - 1) * mu) / (1.0 - mu)
+
+
 class WorkingSetSolver:
     """Solves ``min F(D_ws W + 1 b^T) + reg sum ||W_j||`` over a working set, to a working-set gap."""
 
@@ -150,24 +175,24 @@ class WorkingSetSolver:
                 self.gram = GramSoftmaxSolver(ctx)
 
     def _gram_pays(self, k: int, cols) -> bool:
-        """Multi-class / multi-head: the Gram solver with many rows per atom, or on dense columns.
+        """Multi-class / multi-head: the Gram solver with many rows per atom, or on coherent columns.
 
         Its model curvature is a bound (looser than the exact softmax Hessian of the row sweeps) and
         its Gram matrix is rebuilt every Newton step (``n k^2``, BLAS), while a row-sweep epoch costs
-        ``nnz(D_ws) c`` and coordinate descent slows as atoms grow coherent. Two binary atoms firing
-        independently at rate ``rho`` have cosine ``rho``: the calibrated default dictionaries fire
-        at about half their entries, every pair of atoms is that correlated, and the row sweeps
-        crawl (10 epochs per Newton step, hundreds of steps). Measured
-        (``benchmarks/support_newton_cg.py --switch routing``): on the default dictionaries
-        (density 0.5) the Gram solver takes 2-4x less CPU over the whole path at every n/k (159 rows
-        x 8,192 atoms up); on a sparse Gaussian-witness mnist-seq dictionary (density 0.19, n/k ~ 1)
-        the row sweeps are 2-4x faster (``benchmarks/solver_passes.py --compare``).
+        ``nnz(D_ws) c`` and its coordinate descent slows as the working set's Gram matrix grows
+        ill-conditioned (:func:`coherence_condition`); the Gram solver's models are solved exactly on
+        the support. Measured per working set on captured default-pipeline problems and on a
+        Gaussian-witness mnist-seq dictionary: the row sweeps were faster up to an estimated
+        condition of about 230 (Gaussian witnesses: binary atoms at density 0.2-0.5, 2-4x faster
+        there), the Gram solver 2-10x faster from about 870 (the calibrated defaults' spike counts,
+        cosines above 0.9; the addition trajectory dictionary, density 0.5, 1,500-2,900 atoms); the
+        threshold sits between them (``_GRAM_CONDITION``).
         """
         from .gram_softmax import GramSoftmaxSolver
 
         if not isinstance(self.gram, GramSoftmaxSolver) or self.ctx.n >= _GRAM_ROWS_PER_ATOM * k:
             return True
-        return cols[0][-1] >= _GRAM_DENSITY * self.ctx.n * k
+        return coherence_condition(cols, self.ctx.n) >= _GRAM_CONDITION
 
     def solve_ws(self, W0: np.ndarray, b0, ws: np.ndarray, tol_in: float, budget: int, gap0: float = np.inf):
         from .gram_ws import gram_fits

@@ -79,12 +79,13 @@ Working sets (as in celer/skglm) around a proximal-Newton inner solver (:mod:`.n
   l1 logistic regression in ``w_j``; proximal Newton whose models (Hessian
   ``X^T diag(h) X``, float32 ``syrk``) are solved the same way, then a line search on the true
   objective. Multi-class and multi-head softmax, when the working set has at least 4 rows per
-  atom or at least 30% of its entries nonzero (dense, hence coherent, atoms: the calibrated
-  defaults; :mod:`.gram_softmax`): proximal Newton whose model bounds each row's Hessian by
+  atom or coherent columns (an estimated Gram condition number of at least 500 from their mean
+  cosine, :func:`.newton.coherence_condition`: the calibrated defaults' spike counts;
+  :mod:`.gram_softmax`): proximal Newton whose model bounds each row's Hessian by
   ``lam_i I`` (Gershgorin), so one float32 Gram ``X^T diag(w lam / n) X`` serves all outputs,
   alternating with exact Newton-CG steps on a stable support;
-* working set, other cases (multi-class on few rows per atom and sparse columns, where it measured
-  faster): proximal Newton. The quadratic model of ``F`` at the current predictions (exact for
+* working set, other cases (multi-class on few rows per atom and less coherent columns, where it
+  measured faster): proximal Newton. The quadratic model of ``F`` at the current predictions (exact for
   the squared loss; softmax Hessians ``diag p - p p^T`` per row for cross-entropy and per head for
   multi-head) is minimised with the penalty by a few epochs of compiled block coordinate descent
   (:mod:`.kernels`: one atom's ``c``-vector at a time, step ``1/L_j``, block soft-thresholding, cost
