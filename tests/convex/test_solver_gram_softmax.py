@@ -112,12 +112,15 @@ def _csc(D: np.ndarray):
     return indptr, cols, D.T[rows, cols]
 
 
+@pytest.mark.parametrize("block", [1 << 22, 7, 1])
 @pytest.mark.parametrize("kind", ["coherent", "binary"])
-def test_coherence_condition_against_the_dense_gram(kind):
+def test_coherence_condition_against_the_dense_gram(kind, block, monkeypatch):
     """The one-pass estimate equals (1 + (k-1) mu) / (1 - mu) with mu the mean off-diagonal entry of
-    the normalised columns' dense Gram matrix; an all-zero column is left out."""
+    the normalised columns' dense Gram matrix, in one block of nonzeros or many; all-zero columns
+    (inside and at the end) are left out."""
+    monkeypatch.setattr(newton, "_COHERENCE_BLOCK", block)
     D = _designs(kind, np.random.default_rng(3))[:, :50].astype(np.float64)
-    D[:, 7] = 0.0
+    D[:, [7, 8, 49]] = 0.0
     U = D[:, np.linalg.norm(D, axis=0) > 0]
     U = U / np.linalg.norm(U, axis=0)
     k = U.shape[1]

@@ -40,6 +40,7 @@ _MAX_EPOCHS = 10  # ... when it is only a local model (cross-entropy)
 _INNER_REL = {True: 1e-3, False: 0.1}  # stop CD when the step norm fell by this factor
 _GRAM_ROWS_PER_ATOM = 4  # multi-class / multi-head working sets go to gram_softmax.py from n >= this * k ...
 _GRAM_CONDITION = 500.0  # ... or when their coherence_condition is at least this (see WorkingSetSolver._gram_pays)
+_COHERENCE_BLOCK = 1 << 22  # nonzeros per block of coherence_condition's one pass
 
 
 def feasible_scale(norms: np.ndarray, reg: float, guard: float = 1e-11) -> float:
@@ -135,15 +136,25 @@ def coherence_condition(cols, n: int) -> float:
     ``cols`` is the CSC triple ``(indptr, indices, data)`` of the columns; all-zero columns are left out.
     """
     indptr, indices, data = cols
-    counts = np.diff(indptr)
-    data = np.asarray(data, dtype=np.float64)
-    sq = np.add.reduceat(data * data, indptr[:-1]) if len(data) else np.zeros(len(counts))
-    keep = (counts > 0) & (sq > 0)
-    k = int(keep.sum())
+    k_all = len(indptr) - 1
+    s = np.zeros(n)
+    k, j0 = 0, 0
+    while j0 < k_all:  # column blocks of about _COHERENCE_BLOCK nonzeros: float64 temporaries stay small
+        j1 = max(j0 + 1, min(k_all, int(np.searchsorted(indptr, indptr[j0] + _COHERENCE_BLOCK, side="right")) - 1))
+        lo, hi = int(indptr[j0]), int(indptr[j1])
+        counts = np.diff(indptr[j0:j1 + 1])
+        d = np.asarray(data[lo:hi], dtype=np.float64)
+        sq = np.zeros(j1 - j0)
+        nz = counts > 0
+        if hi > lo:
+            sq[nz] = np.add.reduceat(d * d, indptr[j0:j1][nz] - lo)
+        keep = sq > 0
+        k += int(keep.sum())
+        inv = np.where(keep, 1.0 / np.sqrt(np.where(keep, sq, 1.0)), 0.0)
+        s += np.bincount(indices[lo:hi], weights=d * np.repeat(inv, counts), minlength=n)
+        j0 = j1
     if k < 2:
         return 1.0
-    inv = np.where(keep, 1.0 / np.sqrt(np.where(keep, sq, 1.0)), 0.0)
-    s = np.bincount(indices, weights=data * np.repeat(inv, counts), minlength=n)
     mu = (float(s @ s) - k) / (k * (k - 1))
     return float(np.inf) if mu >= 1.0 else (1.0 + (k - 1) * mu) / (1.0 - mu)
 
