@@ -195,9 +195,9 @@ class WorkingSetSolver:
         the support. Measured per working set on captured default-pipeline problems and on a
         Gaussian-witness mnist-seq dictionary: the row sweeps were faster up to an estimated
         condition of about 230 (Gaussian witnesses: binary atoms at density 0.2-0.5, 2-4x faster
-        there), the Gram solver 2-10x faster from about 870 (the calibrated defaults' spike counts,
-        cosines above 0.9; the addition trajectory dictionary, density 0.5, 1,500-2,900 atoms); the
-        threshold sits between them (``_GRAM_CONDITION``).
+        there), the Gram solver 1.7-19x faster from about 870 (the calibrated defaults' spike counts,
+        cosines above 0.9; the addition trajectory dictionary, density 0.5, 2,000-3,700 atoms); the
+        threshold sits between them (``_GRAM_CONDITION``; ``benchmarks/ws_coherence.py``).
         """
         from .gram_softmax import GramSoftmaxSolver
 
