@@ -124,7 +124,7 @@ class _Anderson:
         return out
 
 
-def coherence_condition(cols, n: int) -> float:
+def coherence_condition(cols: tuple[np.ndarray, np.ndarray, np.ndarray], n: int) -> float:
     """Condition number of the Gram matrix of ``k`` unit columns whose pairwise cosines all equal
     the mean cosine ``mu`` of the given ones: ``(1 + (k - 1) mu) / (1 - mu)``.
 
