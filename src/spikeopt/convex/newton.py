@@ -192,12 +192,11 @@ class WorkingSetSolver:
         its Gram matrix is rebuilt every Newton step (``n k^2``, BLAS), while a row-sweep epoch costs
         ``nnz(D_ws) c`` and its coordinate descent slows as the working set's Gram matrix grows
         ill-conditioned (:func:`coherence_condition`); the Gram solver's models are solved exactly on
-        the support. Measured per working set on captured default-pipeline problems and on a
-        Gaussian-witness mnist-seq dictionary: the row sweeps were faster up to an estimated
-        condition of about 230 (Gaussian witnesses: binary atoms at density 0.2-0.5, 2-4x faster
-        there), the Gram solver 1.7-19x faster from about 870 (the calibrated defaults' spike counts,
-        cosines above 0.9; the addition trajectory dictionary, density 0.5, 2,000-3,700 atoms); the
-        threshold sits between them (``_GRAM_CONDITION``; ``benchmarks/ws_coherence.py``).
+        the support. Measured per working set (``benchmarks/ws_coherence.py``, summed by band of the
+        estimate): the row sweeps were 4x faster at 100-300 (Gaussian witnesses: binary atoms at
+        density 0.2-0.3), the Gram solver 1.7-19x faster from 1,000 up (the calibrated defaults'
+        spike counts, cosines above 0.9; the addition trajectory dictionary, density 0.5,
+        2,000-3,700 atoms); ``_GRAM_CONDITION`` sits between the two bands.
         """
         from .gram_softmax import GramSoftmaxSolver
 
