@@ -1,8 +1,8 @@
 """The support Newton-CG step, one change at a time, alternating before / after in one run (one thread, CPU time).
 
     python benchmarks/support_newton_cg.py --switch dtype --out benchmarks/results/support_cg_dtype.json
-    python benchmarks/support_newton_cg.py --switch routing --pipeline mnist events ucr-OSULeaf ucr-BasicMotions add2 \
-        --out benchmarks/results/ws_routing_pipeline.json
+    python benchmarks/support_newton_cg.py --switch routing --pipeline mnist events ucr-OSULeaf ucr-BasicMotions \
+        --out benchmarks/results/ws_routing_condition_pipeline.json
     python benchmarks/support_newton_cg.py --switch preconditioner --regs 1e-2 1e-3 1e-4 \
         --out benchmarks/results/support_cg_preconditioner.json
 

@@ -49,7 +49,7 @@ class GramBinarySoftmaxSolver:
         self.last_gap = np.inf
         self._columns = ColumnCache(ctx.design, ctx.n)
 
-    def solve_ws(self, W0, b0, ws, tol_in, budget, gap0=np.inf, cols=None):
+    def solve_ws(self, W0, b0, ws, tol_in, budget, gap0=np.inf):
         ctx, fit = self.ctx, self.ctx.datafit
         design, wn, reg, icpt = ctx.design, ctx.wn, ctx.reg, ctx.intercept
         ws = np.asarray(ws, dtype=np.int64)

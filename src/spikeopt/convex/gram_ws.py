@@ -130,7 +130,7 @@ class GramSquaredSolver:
         return primal, dual
 
     # ------------------------------------------------------------------ the solve
-    def solve_ws(self, W0, b0, ws, tol_in, budget, gap0=np.inf, cols=None):
+    def solve_ws(self, W0, b0, ws, tol_in, budget, gap0=np.inf):
         reg = self.ctx.reg
         G, B, yy, xbar, ybar = self._stats(np.asarray(ws, dtype=np.int64))
         best = [-np.inf]  # any dual-feasible point bounds this working-set problem: keep the best

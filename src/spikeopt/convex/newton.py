@@ -39,7 +39,7 @@ _MAX_EPOCHS_QUADRATIC = 10  # CD epochs per Newton step when the model is exact 
 _MAX_EPOCHS = 10  # ... when it is only a local model (cross-entropy)
 _INNER_REL = {True: 1e-3, False: 0.1}  # stop CD when the step norm fell by this factor
 _GRAM_ROWS_PER_ATOM = 4  # multi-class / multi-head working sets go to gram_softmax.py from n >= this * k ...
-_GRAM_CONDITION = 500.0  # ... or when their coherence_condition is at least this (see WorkingSetSolver._gram_pays)
+_GRAM_CONDITION = 500.0  # ... or when their coherence_condition is at least this (see WorkingSetSolver._gram_route)
 _COHERENCE_BLOCK = 1 << 22  # nonzeros per block of coherence_condition's one pass
 
 
@@ -185,35 +185,40 @@ class WorkingSetSolver:
             elif gram_softmax_applies(ctx):
                 self.gram = GramSoftmaxSolver(ctx)
 
-    def _gram_pays(self, k: int, cols) -> bool:
-        """Multi-class / multi-head: the Gram solver with many rows per atom, or on coherent columns.
+    def _gram_route(self, ws: np.ndarray):
+        """Whether the Gram solver takes this working set, and the columns read to decide (else None).
 
-        Its model curvature is a bound (looser than the exact softmax Hessian of the row sweeps) and
-        its Gram matrix is rebuilt every Newton step (``n k^2``, BLAS), while a row-sweep epoch costs
-        ``nnz(D_ws) c`` and its coordinate descent slows as the working set's Gram matrix grows
-        ill-conditioned (:func:`coherence_condition`); the Gram solver's models are solved exactly on
-        the support. Measured per working set (``benchmarks/ws_coherence.py``, summed by band of the
-        estimate): the row sweeps were 4x faster at 100-300 (Gaussian witnesses: binary atoms at
-        density 0.2-0.3), the Gram solver 1.7-19x faster from 1,000 up (the calibrated defaults'
-        spike counts, cosines above 0.9; the addition trajectory dictionary, density 0.5,
-        2,000-3,700 atoms); ``_GRAM_CONDITION`` sits between the two bands.
+        Squared loss and two-class softmax: always, when the dense block fits. Multi-class /
+        multi-head: with many rows per atom, or on coherent columns. Its model curvature is a bound
+        (looser than the exact softmax Hessian of the row sweeps) and its Gram matrix is rebuilt every
+        Newton step (``n k^2``, BLAS), while a row-sweep epoch costs ``nnz(D_ws) c`` and its
+        coordinate descent slows as the working set's Gram matrix grows ill-conditioned
+        (:func:`coherence_condition`); the Gram solver's models are solved exactly on the support.
+        Measured per working set (``benchmarks/ws_coherence.py``, summed by band of the estimate): the
+        row sweeps were 4x faster at 100-300 (Gaussian witnesses: binary atoms at density 0.2-0.3),
+        the Gram solver 1.7-19x faster from 1,000 up (the calibrated defaults' spike counts, cosines
+        above 0.9; the addition trajectory dictionary, density 0.5, 2,000-3,700 atoms);
+        ``_GRAM_CONDITION`` sits between the two bands. The columns are read only on that branch,
+        where whichever solver runs needs them.
         """
         from .gram_softmax import GramSoftmaxSolver
-
-        if not isinstance(self.gram, GramSoftmaxSolver) or self.ctx.n >= _GRAM_ROWS_PER_ATOM * k:
-            return True
-        return coherence_condition(cols, self.ctx.n) >= _GRAM_CONDITION
-
-    def solve_ws(self, W0: np.ndarray, b0, ws: np.ndarray, tol_in: float, budget: int, gap0: float = np.inf):
         from .gram_ws import gram_fits
 
-        cols = None
-        if self.gram is not None and gram_fits(self.ctx.n, len(ws) + 1):
-            cols = self.ctx.design.columns(ws)
-            if self._gram_pays(len(ws), cols):
-                out = self.gram.solve_ws(W0, b0, ws, tol_in, budget, gap0, cols=cols)
-                self.last_gap = self.gram.last_gap
-                return out
+        n, k = self.ctx.n, len(ws)
+        if self.gram is None or not gram_fits(n, k + 1):
+            return False, None
+        if not isinstance(self.gram, GramSoftmaxSolver):
+            return True, None
+        cols = self.ctx.design.columns(ws)
+        return n >= _GRAM_ROWS_PER_ATOM * k or coherence_condition(cols, n) >= _GRAM_CONDITION, cols
+
+    def solve_ws(self, W0: np.ndarray, b0, ws: np.ndarray, tol_in: float, budget: int, gap0: float = np.inf):
+        to_gram, cols = self._gram_route(ws)
+        if to_gram:
+            extra = {} if cols is None else {"cols": cols}  # only the multi-class Gram solver takes them
+            out = self.gram.solve_ws(W0, b0, ws, tol_in, budget, gap0, **extra)
+            self.last_gap = self.gram.last_gap
+            return out
         ctx, fit = self.ctx, self.ctx.datafit
         design = ctx.design
         wn, reg, icpt = ctx.wn, ctx.reg, ctx.intercept
