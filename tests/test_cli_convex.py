@@ -25,7 +25,17 @@ def test_reg_list_is_a_path_in_the_result(tmp_path, capsys):
     assert result["config"]["convex"]["reg"] == [1e-2, 3e-2]
     assert {"train", "val", "active_atoms", "subnetworks", "primal", "dual", "gap", "converged", "time_s"} <= set(path[0])
     assert result["certificate"]["reg"] == next(p["reg"] for p in path if p["selected"])
-    assert "reg path" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "reg path (cross-validation-selected *)" in out  # 40 validation sequences: scored by 5 folds
+    refit = result["refit"]  # ... so the selected reg is re-solved on train + val
+    assert refit["used"] and refit["rows"] == 140 and result["certificate"]["reg"] == refit["reg"]
+    assert (f"refit: reg {refit['reg']:.3e} re-solved on train + val (100 + 40 sequences), so the val metrics above "
+            f"are in-sample; held-out estimate {refit['held_out']['accuracy']:.4f}") in out
+
+
+def test_refit_can_be_turned_off(tmp_path):
+    result = _run(tmp_path, "--reg", "1e-2,3e-2", "--set", "convex.refit=false", "--set", "convex.atoms=256")
+    assert "refit" not in result and result["config"]["convex"]["refit"] is False
 
 
 def test_single_reg_is_a_one_point_path(tmp_path):

@@ -267,14 +267,24 @@ def cmd_train(argv: list[str]) -> int:
     if "certificate" in result:
         c = result["certificate"]
         if len(result.get("path", [])) > 1:
-            print("reg path (validation-selected *):")
+            by = "cross-validation" if result.get("selection", {}).get("mode") == "cv" else "validation"
+            print(f"reg path ({by}-selected *):")
             for p in result["path"]:
                 val = next(iter(p["val"].values())) if p["val"] else float("nan")
                 print(f"  {'*' if p['selected'] else ' '} reg {p['reg']:.3e}  train {next(iter(p['train'].values())):.4f}  "
-                      f"val {val:.4f}  active {p['active_atoms']}  gap {p['gap']:.1e}"
+                      f"val {val:.4f}  " + (f"cv {p['cv']['accuracy']:.4f}  " if p.get("cv") else "")
+                      + f"active {p['active_atoms']}  gap {p['gap']:.1e}"
                       f"{'' if p['converged'] else '  NOT converged'}{'' if p['eligible'] else ' (excluded)'}")
         print(f"certificate: reg {c['reg']:.3e}  primal {c['primal']:.6f}  dual {c['dual']:.6f}  gap {c['gap']:.2e}  "
               f"({'converged' if c['converged'] else 'NOT converged'}): {c.get('statement', '')}")
+        refit = result.get("refit")
+        if refit and refit["used"]:
+            held = (refit.get("held_out") or {}).get("accuracy")
+            print(f"refit: reg {refit['reg']:.3e} re-solved on train + val ({refit['train_sequences']} + "
+                  f"{refit['val_sequences']} sequences), so the val metrics above are in-sample"
+                  + (f"; held-out estimate {held:.4f}" if held is not None else ""))
+        elif refit:
+            print(f"refit not used: {refit['reason']}")
         r = result["reconstruction"]
         print(f"dictionary atoms {result['dictionary']['atoms']}  active {r['active_atoms']}  "
               f"subnetworks {r['subnetworks']}  (Caratheodory bound {r['caratheodory_bound']})")

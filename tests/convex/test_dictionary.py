@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from spikeopt.convex.dictionary import build_dictionary, estimate_memory, stack_row_weights, stack_targets
+from spikeopt.convex.dictionary import (
+    build_dictionary,
+    dictionary_rows,
+    estimate_memory,
+    stack_row_weights,
+    stack_targets,
+)
 from spikeopt.convex.witnesses import gaussian_witnesses, trained_witnesses
 from spikeopt.snn.config import ModelConfig
 from spikeopt.snn.lif import lif_rollout
@@ -45,6 +51,23 @@ def test_atoms_are_the_unique_nonzero_columns(layout):
     assert d.zero_columns == int((~raw.any(0)).sum())
     assert d.n_atoms + d.zero_columns + d.duplicate_columns == 30
     assert d.atoms.shape[0] == (40 if layout == "final" else 200)
+
+
+@pytest.mark.parametrize("layout", ["final", "trajectory"])
+def test_rows_on_new_inputs_are_the_naive_spikes_of_the_same_atoms(layout):
+    net = witnesses()
+    gen = torch.Generator().manual_seed(1)
+    x, new = ((torch.rand(5, n, 2, generator=gen) > 0.5).float() for n in (40, 13))
+    d = build_dictionary(net, x, layout)
+    rows = dictionary_rows(d, net, new, chunk_size=4)
+    raw = naive_spikes(net, new)
+    raw = (raw[-1] if layout == "final" else raw.reshape(-1, raw.shape[-1])).numpy().astype(np.uint8)
+    assert rows.dtype == d.atoms.dtype and rows.shape == (raw.shape[0], d.n_atoms)
+    np.testing.assert_array_equal(rows, raw[:, [k * net.width + j for k, j in d.source]])
+    np.testing.assert_array_equal(dictionary_rows(d, net, x), d.atoms)  # on its own inputs: itself
+    other = gaussian_witnesses(2, ModelConfig(subnetworks=2, width=5, depth=2), seed=0)
+    with pytest.raises(ValueError, match="witnesses the dictionary was built with"):
+        dictionary_rows(d, other, new)
 
 
 def test_chunking_does_not_change_the_dictionary():

@@ -202,3 +202,78 @@ def test_every_convex_method_selects_on_the_path(method, setup):
     path = out.info["path"]
     assert [p["reg"] for p in path] == [3e-2, 1e-2] and sum(p["selected"] for p in path) == 1
     assert all(p["val"] is not None for p in path)
+
+
+def _final_rows(witnesses, source, x):
+    """Last-step spikes of the solved atoms, read off the witnesses' own hidden spikes (not the dictionary code)."""
+    spikes = witnesses.hidden_spikes(x)[-1].flatten(-2).double().numpy()  # [N, K*m]
+    return spikes[:, [k * witnesses.width + j for k, j in source]]
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "squared"])
+def test_cross_validated_reg_is_refit_on_train_and_val(setup, loss):
+    task, splits, witnesses = setup
+    train, val = splits["train"], splits["val"]
+    cfg = ConvexConfig(reg=[3e-2, 1e-2, 3e-3], loss=loss, tol=1e-9)  # auto selection: 60 val sequences -> cv
+    model, info = run_convex_stage(task, train, val, witnesses, cfg, CPU, seed=3)
+    assert info["selection"]["mode"] == "cv"
+    chosen = next(p for p in info["path"] if p["selected"])
+    refit = info["refit"]
+    assert refit["used"] and refit["reg"] == chosen["reg"] == info["certificate"]["reg"]
+    assert refit["rows"] == len(train) + len(val) and refit["held_out"] == chosen["cv"]
+    assert refit["selected_before"]["val"] == chosen["val"]
+    assert "(refit)" in info["certificate"]["statement"] and info["certificate"]["gap"] <= 1e-9
+    assert info["reconstruction"]["caratheodory_bound"] == (len(train) + len(val)) * 2 + 1  # rows x outputs + 1
+    # reference: a cold solve on the witnesses' own spikes of train and val, stacked
+    source = build_dictionary(witnesses, train.x, "final").source
+    atoms = np.concatenate([_final_rows(witnesses, source, train.x), _final_rows(witnesses, source, val.x)])
+    labels = np.concatenate([train.y.numpy(), val.y.numpy()])
+    target = labels if loss == "cross_entropy" else np.eye(2)[labels[:, 0]]
+    ref = solve(atoms, target, chosen["reg"], loss=list(task.heads) if loss == "cross_entropy" else "squared", tol=1e-10)
+    assert info["certificate"]["primal"] == pytest.approx(ref.primal, abs=1e-8)
+    with torch.no_grad():  # the returned network computes the refit readout on every train and val sequence
+        out = torch.cat([model(train.x)[0], model(val.x)[0]]).double().numpy()
+    np.testing.assert_allclose(out, atoms @ ref.coef + ref.intercept, atol=1e-4)
+
+
+def test_refit_follows_the_setting(setup):
+    task, splits, witnesses = setup
+    train, val = splits["train"], splits["val"]
+    off = ConvexConfig(reg=[3e-2, 1e-2], refit=False)
+    model, info = run_convex_stage(task, train, val, witnesses, off, CPU, seed=3)
+    chosen = next(p for p in info["path"] if p["selected"])
+    assert "refit" not in info and task.evaluate(model, val) == chosen["val"]  # the training-split solve
+    assert "(refit)" not in info["certificate"]["statement"]
+    on = ConvexConfig(reg=[3e-2, 1e-2], select="val", refit=True)  # asked for: refit after validation selection
+    _, info = run_convex_stage(task, train, val, witnesses, on, CPU)
+    assert info["refit"]["used"] and info["refit"]["held_out"] == next(p for p in info["path"] if p["selected"])["val"]
+    _, info = run_convex_stage(task, train, val, witnesses, ConvexConfig(reg=[3e-2, 1e-2], select="val"), CPU)
+    assert "refit" not in info  # auto: validation selection keeps the split held out
+    _, info = run_convex_stage(task, train, None, witnesses, ConvexConfig(reg=[3e-2, 1e-2]), CPU)
+    assert "refit" not in info  # nothing to refit on
+
+
+def test_a_refit_that_stops_short_keeps_the_training_solve(setup, monkeypatch):
+    import spikeopt.train.convex_stage as stage
+
+    task, splits, witnesses = setup
+    train, val = splits["train"], splits["val"]
+
+    def short_on_more_rows(atoms, *args, **kwargs):  # only the refit (train + val rows) runs out of iterations
+        if len(atoms) > len(train):
+            kwargs.update(max_iter=1, tol=1e-14)
+        return solve(atoms, *args, **kwargs)
+
+    monkeypatch.setattr(stage, "solve", short_on_more_rows)
+    cfg = ConvexConfig(reg=[3e-2, 1e-2], select="val", refit=True)
+    with pytest.warns(ConvergenceWarning, match="refit"):
+        model, info = run_convex_stage(task, train, val, witnesses, cfg, CPU)
+    chosen = next(p for p in info["path"] if p["selected"])
+    assert not info["refit"]["used"] and "kept the training-split solve" in info["refit"]["reason"]
+    assert info["certificate"]["converged"] and "(refit)" not in info["certificate"]["statement"]
+    assert task.evaluate(model, val) == chosen["val"]
+    allowed = ConvexConfig(reg=[3e-2, 1e-2], select="val", refit=True, allow_unconverged=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        _, info = run_convex_stage(task, train, val, witnesses, allowed, CPU)
+    assert info["refit"]["used"] and info["certificate"]["level"] == "none"  # allowed: kept, gap recorded

@@ -267,6 +267,22 @@ def build_dictionary(
     )
 
 
+def dictionary_rows(dictionary: SpikeDictionary, witnesses: ParallelLIFSNN, x: torch.Tensor, chunk_size: int = 1024,
+                    device: torch.device | str | None = None) -> np.ndarray:
+    """The rows ``dictionary``'s atoms take on new inputs ``x [T, N, F]``: same columns, layout and leak.
+
+    Why: a readout is refit (or scored) on sequences the dictionary was not built from, e.g. the
+    validation split; ``witnesses`` must be the network ``dictionary.source`` indexes.
+    """
+    witnesses.check_input(x)
+    cols = dictionary.source[:, 0] * witnesses.width + dictionary.source[:, 1]
+    if len(cols) and cols.max() >= witnesses.subnetworks * witnesses.width:
+        raise ValueError(f"the dictionary's atoms come from {int(dictionary.source[:, 0].max()) + 1} subnetworks but "
+                         f"the witnesses have {witnesses.subnetworks}; pass the witnesses the dictionary was built with")
+    raw = roll(witnesses, x, dictionary.layout, dictionary.leak, chunk_size, device)
+    return np.ascontiguousarray(raw[:, cols])
+
+
 def _expand_rows(small: SpikeDictionary, inverse: np.ndarray, steps: int, samples: int) -> SpikeDictionary:
     """The dictionary of the full sample set from that of its distinct sequences (``inverse`` maps back).
 

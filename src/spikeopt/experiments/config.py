@@ -150,7 +150,9 @@ NEUTRAL_ADDED_FIELDS: dict[str, dict[str, Any]] = {
                "calibration_samples": 256, "max_blocks": None, "progress": True,
                # auto packing shrinks cvx / sg-cvx's rebuilt network without changing one output, and
                # leaves cvx-sg's as it was: stored runs' metrics hold
-               "pack": None},
+               "pack": None,
+               # auto refit acts only where a path is cross-validated; the protocols select on val
+               "refit": None},
     "model": {"delays": "none", "readout": None, "readout_leak": 1.0},
     # a constant learning rate (the trainers' only behaviour before the schedules)
     **{section: {"lr_schedule": "constant", "lr_step_size": 10, "lr_gamma": 0.1, "checkpoint": None, "resume": False}

@@ -141,6 +141,8 @@ def fit_cvx_sg(task: Task, splits: dict[str, SequenceData], seed: int, device: t
     first, splits = stage_splits(splits, stages, seed)
     if convex.pack is None:  # fine-tune whole witness subnetworks: their unused neurons can be recruited
         convex = replace(convex, pack=False)
+    if convex.refit is None:  # fine-tuning early-stops on the validation split: keep it held out
+        convex = replace(convex, refit=False)
     out = fit_cvx(task, first, seed, device, model=model, convex=convex)
     for p in out.model.parameters():
         p.requires_grad_(True)
