@@ -15,9 +15,11 @@ import argparse
 import json
 import statistics
 
-ORDER = ["ucr-GunPoint", "ucr-ItalyPowerDemand", "ucr-ArrowHead", "ucr-BasicMotions", "ucr-OSULeaf", "mnist", "events"]
+ORDER = ["ucr-GunPoint", "ucr-ItalyPowerDemand", "ucr-ArrowHead", "ucr-BasicMotions", "ucr-OSULeaf", "mnist", "events",
+         "ucr-ACSF1", "ucr-JapaneseVowels", "ucr-PLAID"]
 NAMES = {"mnist": "mnist-seq (digits)", "events": "event-digits"}
-COLUMNS = [("logreg", None, "logreg (raw input)"), ("sg", None, "SG"), ("cvx", None, "CVX"),
+COLUMNS = [("logreg", None, "logreg (raw input)"), ("logreg-refit", None, "logreg, CV + refit on train + val"),
+           ("sg", None, "SG"), ("cvx", None, "CVX"),
            ("sg-cvx", None, "SG-CVX"), ("sg", "cvx", "SG, neurons of CVX"), ("sg", "sg-cvx", "SG, neurons of SG-CVX")]
 SNN = {("sg", None), ("cvx", None), ("sg-cvx", None)}
 
