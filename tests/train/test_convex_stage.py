@@ -56,7 +56,7 @@ def _val_loss(task, splits, witnesses, reg):
 def test_selected_point_equals_an_independent_solve_and_evaluation(setup):
     task, splits, witnesses = setup
     regs = [3e-2, 1e-2, 3e-3]
-    cfg = ConvexConfig(reg=regs, select="val")
+    cfg = ConvexConfig(reg=regs, select="val", refit=False)  # the selected training-split solve itself
     model, info = run_convex_stage(task, splits["train"], splits["val"], witnesses, cfg, CPU)
     path = info["path"]
     assert [p["reg"] for p in path] == regs and sum(p["selected"] for p in path) == 1
@@ -244,13 +244,27 @@ def test_refit_follows_the_setting(setup):
     chosen = next(p for p in info["path"] if p["selected"])
     assert "refit" not in info and task.evaluate(model, val) == chosen["val"]  # the training-split solve
     assert "(refit)" not in info["certificate"]["statement"]
-    on = ConvexConfig(reg=[3e-2, 1e-2], select="val", refit=True)  # asked for: refit after validation selection
-    _, info = run_convex_stage(task, train, val, witnesses, on, CPU)
-    assert info["refit"]["used"] and info["refit"]["held_out"] == next(p for p in info["path"] if p["selected"])["val"]
     _, info = run_convex_stage(task, train, val, witnesses, ConvexConfig(reg=[3e-2, 1e-2], select="val"), CPU)
-    assert "refit" not in info  # auto: validation selection keeps the split held out
+    # auto after validation selection too: the held-out score is the selected point's validation score
+    assert info["refit"]["used"] and info["refit"]["held_out"] == next(p for p in info["path"] if p["selected"])["val"]
+    _, info = run_convex_stage(task, train, val, witnesses, ConvexConfig(reg=1e-2), CPU)
+    assert "refit" not in info  # auto: one given reg selects nothing, so its validation split stays held out
+    _, info = run_convex_stage(task, train, val, witnesses, ConvexConfig(reg=1e-2, refit=True), CPU)
+    assert info["refit"]["used"] and info["refit"]["rows"] == len(train) + len(val)  # unless asked for
     _, info = run_convex_stage(task, train, None, witnesses, ConvexConfig(reg=[3e-2, 1e-2]), CPU)
     assert "refit" not in info  # nothing to refit on
+
+
+def test_a_refit_that_would_not_fit_in_memory_keeps_the_training_solve(setup, monkeypatch):
+    import spikeopt.train.convex_stage as stage
+
+    task, splits, witnesses = setup
+    monkeypatch.setattr(stage, "available_memory", lambda: 1024)
+    with pytest.warns(UserWarning, match="refit on train \\+ val would need"):
+        model, info = run_convex_stage(task, splits["train"], splits["val"], witnesses,
+                                       ConvexConfig(reg=[3e-2, 1e-2], select="val"), CPU)
+    chosen = next(p for p in info["path"] if p["selected"])
+    assert not info["refit"]["used"] and task.evaluate(model, splits["val"]) == chosen["val"]
 
 
 def test_a_refit_that_stops_short_keeps_the_training_solve(setup, monkeypatch):

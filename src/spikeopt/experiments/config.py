@@ -151,7 +151,7 @@ NEUTRAL_ADDED_FIELDS: dict[str, dict[str, Any]] = {
                # auto packing shrinks cvx / sg-cvx's rebuilt network without changing one output, and
                # leaves cvx-sg's as it was: stored runs' metrics hold
                "pack": None,
-               # auto refit acts only where a path is cross-validated; the protocols select on val
+               # auto refit acts only after a reg path; the protocols run one reg per run
                "refit": None},
     "model": {"delays": "none", "readout": None, "readout_leak": 1.0},
     # a constant learning rate (the trainers' only behaviour before the schedules)

@@ -51,12 +51,12 @@ class ConvexConfig:
 
     ``refit``: once a reg is selected, solve the readout once more at that reg on the training and
     validation rows together and rebuild the network from that solve (its certificate is the one
-    recorded). ``None`` (auto) refits where the path was scored by cross-validation (``select`` cv,
-    or auto on a validation split under 250 sequences) and not for ``cvx-sg`` (whose fine-tuning
-    early-stops on the validation split). Why: cross-validation already judged every reg on all
-    sequences, so the validation split has no job left but to be trained on; on small data sets it
-    is 20-25% more labelled sequences. The validation metrics of a refit network are then in-sample
-    (the result's ``refit`` record keeps the held-out cross-validated score).
+    recorded). ``None`` (auto) refits wherever a reg path was selected, and not for ``cvx-sg`` (whose
+    fine-tuning early-stops on the validation split) or a single given reg (its validation split is
+    the only held-out measure). Why: once the reg is selected, the validation split has no job left
+    but to be trained on: 20-25% more labelled sequences. The validation metrics of a refit network
+    are then in-sample; the result's ``refit`` record keeps the selected point's held-out score
+    (cross-validated where the path was).
     """
 
     reg: float | list[float] | str = option("auto", flag="reg", help="group-lasso regularisation of the convex readout: one value, a list 1e-2,1e-3 or auto "

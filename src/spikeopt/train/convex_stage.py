@@ -18,7 +18,7 @@
    (e.g. the single point of a float ``reg``), :class:`UnconvergedSolveError` says what to do.
 5. Optionally grow the dictionary at the selected ``reg`` by column generation
    (:mod:`spikeopt.convex.column_generation`) and rebuild the network from the grown solution.
-6. Refit (``convex.refit``; auto: where step 3 cross-validated): solve once more at the selected
+6. Refit (``convex.refit``; auto: wherever a path was selected): solve once more at the selected
    ``reg`` on the training and validation rows together, warm-started, and rebuild from that solve.
 
 The result states the certificate it holds: ``"dictionary"`` (optimal over this dictionary within
@@ -42,6 +42,7 @@ from spikeopt.convex.cv import CV_BELOW_VAL, CV_FOLDS, FoldPath, pooled
 from spikeopt.convex.dictionary import (
     LAYOUT_OF_READOUT,
     SpikeDictionary,
+    available_memory,
     build_dictionary,
     dictionary_rows,
     stack_row_weights,
@@ -134,12 +135,13 @@ def selection_mode(requested: str, task: Task, layout: str, val: SequenceData | 
     return "val"
 
 
-def refit_mode(requested: bool | None, mode: str, val: SequenceData | None) -> bool:
-    """Whether to refit the selected reg on train + val: ``requested``, or (``None``) where the path was
-    cross-validated, i.e. the validation split was pooled into the folds' scores and has no held-out job left."""
+def refit_mode(requested: bool | None, is_path: bool, val: SequenceData | None) -> bool:
+    """Whether to refit the selected reg on train + val: ``requested``, or (``None``) wherever a reg path
+    was selected: selection was the validation split's job, and once it is done the split is more
+    labelled data. A single given reg keeps its validation split held out (nothing was selected on it)."""
     if val is None:
         return False
-    return mode == "cv" if requested is None else requested
+    return is_path if requested is None else requested
 
 
 def _refit(task: Task, train: SequenceData, val: SequenceData, prob: _Problem, witnesses: ParallelLIFSNN,
@@ -149,6 +151,13 @@ def _refit(task: Task, train: SequenceData, val: SequenceData, prob: _Problem, w
     with the reason recorded, if that solve stopped short and unconverged solves are not allowed), and
     the dictionary of those rows."""
     t0 = time.perf_counter()
+    rows = dictionary.atoms.shape[0] * (1 + len(val) / len(train))
+    need = int(2 * rows * dictionary.atoms.shape[1] * dictionary.atoms.itemsize)  # the stacked rows + the solver's copy
+    if need > available_memory():
+        reason = (f"the refit on train + val would need about {need / 2**30:.2f} GiB but {available_memory() / 2**30:.2f} "
+                  "GiB is available; kept the training-split solve (convex.refit=false skips the refit)")
+        warnings.warn(reason, stacklevel=3)
+        return None, {"used": False, "reason": reason}, dictionary
     extra = _problem(task, val, layout, cfg.loss, cfg.intercept)
     atoms = np.concatenate([dictionary.atoms, dictionary_rows(dictionary, witnesses, val.x, cfg.chunk_size, device)])
     y = np.concatenate([prob.y, extra.y])
@@ -307,7 +316,7 @@ def run_convex_stage(
         }
     t4 = time.perf_counter()
     rows_statement = ""
-    if refit_mode(cfg.refit, mode, val):
+    if refit_mode(cfg.refit, is_path, val):
         assert val is not None
         refit, record, rows = _refit(task, train, val, prob, final_witnesses, final_dictionary, solution, cfg, device,
                                      layout)
