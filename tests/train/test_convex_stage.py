@@ -159,6 +159,21 @@ def test_column_generation_in_the_stage_states_its_certificate(setup):
     level = info["certificate"]["level"]
     assert level == ("sampled" if grow["max_violation"] <= 1 else "dictionary")
     assert task.evaluate(model, splits["val"]) == grow["val"]
+    assert "refit" not in info  # one given reg: nothing selected, so no refit by default
+
+
+def test_a_grown_dictionary_is_refit_and_loses_its_sampled_certificate(setup):
+    task, splits, _ = setup
+    small = gaussian_witnesses(task.in_features, ModelConfig(subnetworks=2, width=4), seed=3)
+    cfg = ConvexConfig(reg=[3e-2, 1e-2], select="val", grow_rounds=3, grow_candidates=8, grow_add=8)
+    model, info = run_convex_stage(task, splits["train"], splits["val"], small, cfg, CPU,
+                                   gaussian_candidates(task, ModelConfig(subnetworks=2, width=4), 8), seed=0)
+    grow, refit = info["column_generation"], info["refit"]
+    assert grow["added_atoms"] > 0 and refit["used"]
+    assert refit["selected_before"]["val"] == refit["held_out"] == grow["val"]  # the grown network's held-out score
+    # the pricing was done on the training rows only, so the refit states the dictionary certificate
+    assert info["certificate"]["level"] == "dictionary" and "(refit)" in info["certificate"]["statement"]
+    assert info["dictionary"]["atoms"] == grow["rounds"][-1]["atoms"]
     assert info["dictionary"]["atoms"] == grow["rounds"][-1]["atoms"]
 
 

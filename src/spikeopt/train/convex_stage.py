@@ -320,9 +320,11 @@ def run_convex_stage(
         assert val is not None
         refit, record, rows = _refit(task, train, val, prob, final_witnesses, final_dictionary, solution, cfg, device,
                                      layout)
-        record["selected_before"] = {"train": points[chosen].train, "val": points[chosen].val,
-                                     "active_atoms": report.active_atoms}
-        record["held_out"] = points[chosen].cv if points[chosen].cv is not None else points[chosen].val
+        before = info.get("column_generation") or {"train": points[chosen].train, "val": points[chosen].val}
+        record["selected_before"] = {"train": before["train"], "val": before["val"], "active_atoms": report.active_atoms}
+        # the held-out score of the network the refit replaces (a grown one was scored on val alone)
+        record["held_out"] = points[chosen].cv if points[chosen].cv is not None and "column_generation" not in info \
+            else before["val"]
         if refit is not None:
             solution = refit
             model, report = reconstruct(final_witnesses, rows, solution.coef, solution.intercept, readout, cfg.merge,
