@@ -42,6 +42,27 @@ def test_products_match_exact_sums_and_error_bound_holds(monkeypatch):
     assert d.n_passes == 1.0 + 3 / 6
 
 
+def test_uint8_products_in_place_match_exact_sums_across_column_blocks(monkeypatch):
+    from spikeopt.convex import kernels
+
+    monkeypatch.setattr(design_mod, "_TDOT_COLUMNS", 4)  # 11 columns: blocks of 4, 4 and 3
+    rng = np.random.default_rng(2)
+    D = rng.integers(0, 5, (40, 11)).astype(np.uint8)  # spike counts, not only 0/1
+    T = rng.standard_normal((40, 3))
+    T[5] = 0.0  # rows whose weight is zero are skipped
+    v = rng.random(40)
+    d = Design(D)
+    exact = _naive_tdot(D, T)
+    got = d.tdot(T)
+    assert np.all(np.sqrt(np.sum((got - exact) ** 2, axis=1)) <= d.tdot_error(T))
+    assert np.allclose(got, exact, rtol=0, atol=1e-13)
+    assert np.allclose(d.tdot_vec(v), _naive_tdot(D, v[:, None])[:, 0], rtol=0, atol=1e-13)
+    assert np.allclose(d.sq_tdot(v), _naive_tdot(D.astype(float) ** 2, v[:, None])[:, 0], rtol=0, atol=1e-12)
+    monkeypatch.setattr(kernels, "HAVE_NUMBA", False)  # the BLAS fallback gives the same products
+    assert np.allclose(Design(D).tdot(T), got, rtol=0, atol=1e-13)
+    assert np.allclose(Design(D).sq_tdot(v), d.sq_tdot(v), rtol=0, atol=1e-12)
+
+
 def test_columns_are_the_csc_of_the_selection():
     rng = np.random.default_rng(2)
     D = (rng.random((40, 9)) < 0.3).astype(np.uint8)

@@ -25,7 +25,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from spikeopt.convex import kernels
+
 _BLOCK_ELEMS = 1 << 23  # float64 entries converted at a time (64 MB)
+_TDOT_COLUMNS = 4096  # columns per block of the compiled uint8 product (a 10-output accumulator: 320 KB)
 _COL_BLOCK = 256  # columns gathered at a time when building CSC working-set columns
 _U = 2.0**-53
 
@@ -153,10 +156,21 @@ class Design:
         self.n_passes += 1.0
         if self.sparse:
             return np.asarray(self.A.T @ Theta)
+        if self._compiled_tdot():
+            return self._uint8_tdot(Theta, square=False)
         out = np.zeros((self.p, Theta.shape[1]))
         for r0, r1 in self._blocks():
             out += self.A[r0:r1].astype(np.float64).T @ Theta[r0:r1]
         return out
+
+    def _compiled_tdot(self) -> bool:
+        """Dense uint8 designs take the compiled product (in place); the float ones go to BLAS as they are."""
+        return not self.sparse and self.A.dtype == np.uint8 and kernels.HAVE_NUMBA
+
+    def _uint8_tdot(self, Theta: np.ndarray, square: bool) -> np.ndarray:
+        outT = np.zeros((Theta.shape[1], self.p))
+        kernels.dense_tdot(self.A, np.ascontiguousarray(Theta, dtype=np.float64), outT, _TDOT_COLUMNS, square)
+        return outT.T
 
     def tdot_error(self, Theta: np.ndarray) -> np.ndarray:
         """Per-atom bound on the 2-norm round-off of :meth:`tdot`: ``gamma_n ||d_j|| ||Theta||_F``."""
@@ -168,6 +182,8 @@ class Design:
         """``sum_i D_ij^2 v_i`` for every column (weighted squared column norms)."""
         if self.sparse:
             return np.asarray(self.A.multiply(self.A).T @ v).ravel()
+        if self._compiled_tdot():
+            return self._uint8_tdot(np.asarray(v, dtype=np.float64)[:, None], square=True)[:, 0]
         out = np.zeros(self.p)
         for r0, r1 in self._blocks():
             B = self.A[r0:r1].astype(np.float64)
@@ -183,6 +199,8 @@ class Design:
         """``D^T v`` for a vector (column means etc.); not counted as a pass (one-off setup)."""
         if self.sparse:
             return np.asarray(self.A.T @ v).ravel()
+        if self._compiled_tdot():
+            return self._uint8_tdot(np.asarray(v, dtype=np.float64)[:, None], square=False)[:, 0]
         out = np.zeros(self.p)
         for r0, r1 in self._blocks():
             out += self.A[r0:r1].astype(np.float64).T @ v[r0:r1]

@@ -58,6 +58,34 @@ def csc_tdot(indptr, indices, data, R, out):
 
 
 @njit(cache=True)
+def dense_tdot(A, Theta, outT, col_block, square):
+    """``outT += (A^T Theta)^T`` for a dense ``A`` (n x p, compact dtype) and ``Theta`` (n x c, float64);
+    with ``square``, of ``A`` squared entrywise (weighted squared column norms).
+
+    Why: converting uint8 row blocks to float64 for BLAS cost more than the product itself (tall,
+    skinny ``Theta``); here every entry is read once, in place. Columns go in blocks of
+    ``col_block`` so the ``c x col_block`` accumulator stays in cache; each sum runs over the rows
+    in order, so the round-off bound of ``Design.tdot_error`` (``gamma_n``) holds.
+    """
+    n, p = A.shape
+    c = Theta.shape[1]
+    for j0 in range(0, p, col_block):
+        j1 = min(p, j0 + col_block)
+        for i in range(n):
+            row = A[i, j0:j1]  # 1-D views: the inner loop then vectorises
+            for k in range(c):
+                t = Theta[i, k]
+                if t != 0.0:
+                    acc = outT[k, j0:j1]
+                    if square:
+                        for j in range(j1 - j0):
+                            acc[j] += float(row[j]) * float(row[j]) * t
+                    else:
+                        for j in range(j1 - j0):
+                            acc[j] += row[j] * t
+
+
+@njit(cache=True)
 def csc_sq_tdot(indptr, indices, data, v, out):
     """``out_j = sum_i A_ij^2 v_i`` (per-column weighted squared norms)."""
     k = indptr.shape[0] - 1
