@@ -153,8 +153,9 @@ def _refit(task: Task, train: SequenceData, val: SequenceData, prob: _Problem, w
     t0 = time.perf_counter()
     rows = dictionary.atoms.shape[0] * (1 + len(val) / len(train))
     need = int(2 * rows * dictionary.atoms.shape[1] * dictionary.atoms.itemsize)  # the stacked rows + the solver's copy
-    if need > available_memory():
-        reason = (f"the refit on train + val would need about {need / 2**30:.2f} GiB but {available_memory() / 2**30:.2f} "
+    free = available_memory()
+    if need > free:
+        reason = (f"the refit on train + val would need about {need / 2**30:.2f} GiB but {free / 2**30:.2f} "
                   "GiB is available; kept the training-split solve (convex.refit=false skips the refit)")
         warnings.warn(reason, stacklevel=3)
         return None, {"used": False, "reason": reason}, dictionary
@@ -318,16 +319,15 @@ def run_convex_stage(
     rows_statement = ""
     if refit_mode(cfg.refit, is_path, val):
         assert val is not None
-        refit, record, rows = _refit(task, train, val, prob, final_witnesses, final_dictionary, solution, cfg, device,
+        refit, record, both = _refit(task, train, val, prob, final_witnesses, final_dictionary, solution, cfg, device,
                                      layout)
         before = info.get("column_generation") or {"train": points[chosen].train, "val": points[chosen].val}
         record["selected_before"] = {"train": before["train"], "val": before["val"], "active_atoms": report.active_atoms}
         # the held-out score of the network the refit replaces (a grown one was scored on val alone)
-        record["held_out"] = points[chosen].cv if points[chosen].cv is not None and "column_generation" not in info \
-            else before["val"]
+        record["held_out"] = before["val"] if "column_generation" in info else (points[chosen].cv or points[chosen].val)
         if refit is not None:
             solution = refit
-            model, report = reconstruct(final_witnesses, rows, solution.coef, solution.intercept, readout, cfg.merge,
+            model, report = reconstruct(final_witnesses, both, solution.coef, solution.intercept, readout, cfg.merge,
                                         pack)
             model = model.to(device)
             rows_statement = " on the training and validation rows (refit)"
