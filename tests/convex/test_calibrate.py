@@ -101,3 +101,29 @@ def test_bad_arguments_are_named(kwargs, match, series):
 def test_reset_other_than_subtract_is_refused(series):
     with pytest.raises(ValueError, match="reset_mechanism"):
         calibrated_witnesses(series(), ModelConfig(subnetworks=1, width=2, reset_mechanism="zero"))
+
+
+@pytest.mark.parametrize("statistic", ["final", "integrate"])
+@pytest.mark.parametrize("shape", [(1, 1, 1), (9, 7, 5), (30, 40, 130)])
+def test_compiled_statistic_equals_a_naive_step_loop_bit_for_bit(statistic, shape, monkeypatch):
+    """The bisection's firing statistic (numba) against ``lif_step`` one step at a time, float32, with
+    spikes and resets exercised; and the fallback without numba is that loop itself."""
+    from spikeopt.convex import calibrate, kernels
+    from spikeopt.snn.lif import lif_step, zero_state
+
+    g = torch.Generator().manual_seed(sum(shape))
+    steps, n, s = shape
+    drive = torch.randn(steps, n, s, generator=g) * 1.5
+    bias = torch.randn(s, generator=g) * 0.3
+    beta = torch.rand(s, generator=g) * 0.6 + 0.3
+    weights = leak_weights(steps, 0.8, torch.float32)
+    state, acc = zero_state(drive[0]), torch.zeros_like(drive[0])
+    for t in range(steps):
+        state = lif_step(drive[t] + bias, state, beta, 0.7)
+        acc += weights[t] * state.spk
+    ref = (state.spk if statistic == "final" else acc).mean(0)
+    if s > 1:
+        assert 0 < ref.mean() < 1
+    assert torch.equal(calibrate._statistic(drive, bias, beta, 0.7, statistic, weights), ref)
+    monkeypatch.setattr(kernels, "HAVE_NUMBA", False)
+    assert torch.equal(calibrate._statistic(drive, bias, beta, 0.7, statistic, weights), ref)

@@ -166,3 +166,29 @@ def test_integrate_near_duplicates_are_judged_by_correlation(series):
     assert d.n_atoms == 50
     corr = np.corrcoef(d.atoms.T.astype(np.float64))
     assert (corr[np.triu_indices(50, 1)] <= 0.995 + 1e-6).all()
+
+
+@pytest.mark.parametrize("block", [1, 7, 2**22])
+def test_near_duplicate_mask_equals_a_pairwise_loop_whatever_the_block(block, monkeypatch):
+    """Candidates against the kept columns in blocks of ``block`` entries: the mask of a naive
+    greedy loop over every pair (kept first, then earlier accepted candidates)."""
+    from spikeopt.convex import dictionary_fill
+
+    monkeypatch.setattr(dictionary_fill, "_NEAR_BLOCK", block)
+    rng = np.random.default_rng(3)
+    kept = (rng.random((40, 9)) < 0.5).astype(np.float32)
+    cand = np.concatenate([kept[:, :3], (rng.random((40, 6)) < 0.5).astype(np.float32)], axis=1)
+    cand[0, 0] = 1 - cand[0, 0]  # differs from a kept column on one row of 40: near at 0.05, not at 0.02
+    cand[:, 5] = cand[:, 4]  # an exact copy of an earlier candidate
+    for near in (0.02, 0.05, 0.3):
+        accepted: list[np.ndarray] = []
+        expected = []
+        for i in range(cand.shape[1]):
+            c = cand[:, i]
+            close = any(((c - k) ** 2).mean() < near for k in [*kept.T, *accepted])
+            expected.append(close)
+            if not close:
+                accepted.append(c)
+        got = dictionary_fill._near_duplicates(cand, kept, near)
+        assert got.tolist() == expected
+    assert got.any() and not got.all()

@@ -27,6 +27,10 @@ from spikeopt.convex.dictionary import (
 from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.validation import check_int
 
+# entries of one candidates x kept distance block (16 MiB of float32): the whole matrix was several
+# temporaries of candidates x dictionary size, most of a 32,768-atom build's near-duplicate time
+_NEAR_BLOCK = 2**22
+
 
 def estimate_grow_memory(rows: int, atoms: int, block_columns: int, steps: int, chunk: int, itemsize: int) -> int:
     """Bytes :func:`fill_dictionary` needs: kept atoms, one raw block, keys, near-duplicate sketches, a rollout."""
@@ -90,8 +94,10 @@ def _near_duplicates(cand: np.ndarray, kept: np.ndarray, near: float) -> np.ndar
     rows = cand.shape[0]
     sq_c = (cand * cand).sum(0)
     reject = np.zeros(cand.shape[1], dtype=bool)
-    if kept.shape[1]:
-        msd = (sq_c[:, None] + (kept * kept).sum(0)[None, :] - 2.0 * (cand.T @ kept)) / rows
+    step = max(1, _NEAR_BLOCK // max(1, cand.shape[1]))  # kept columns per block: temporaries stay small
+    for j0 in range(0, kept.shape[1], step):
+        block = kept[:, j0 : j0 + step]
+        msd = (sq_c[:, None] + (block * block).sum(0)[None, :] - 2.0 * (cand.T @ block)) / rows
         reject |= (msd < near).any(axis=1)
     inner = (sq_c[:, None] + sq_c[None, :] - 2.0 * (cand.T @ cand)) / rows < near
     for i in range(cand.shape[1]):

@@ -31,6 +31,37 @@ except ImportError:  # pragma: no cover
 
 
 @njit(cache=True)
+def lif_statistic(drive, bias, beta, thr, weights, integrate, out):  # pragma: no cover - compiled
+    """Each sample's firing statistic ``out [n, S]`` of a LIF layer (subtractive reset) driven by
+    ``drive [T, n, S] + bias``: the last step's spike, or with ``integrate`` ``sum_t weights[t] s_t``.
+
+    For witness calibration (:mod:`spikeopt.convex.calibrate`). float32 throughout, each operation
+    rounded as in :func:`spikeopt.snn.lif.lif_step`: ``u = (beta u + (d + b)) - theta s``; ``theta s``
+    and ``w s`` are exact (``s`` is 0 or 1). Per sample, the ``S`` membranes stay in cache over the steps.
+    """
+    steps, n, s = drive.shape
+    zero = thr - thr
+    one = zero + np.float32(1)
+    mem = np.empty(s, dtype=np.float32)
+    spk = np.empty(s, dtype=np.float32)
+    acc = np.empty(s, dtype=np.float32)
+    for i in range(n):
+        mem[:] = zero
+        spk[:] = zero
+        acc[:] = zero
+        for t in range(steps):
+            d = drive[t, i]
+            w = weights[t]
+            for j in range(s):
+                v = mem[j] * beta[j] + (d[j] + bias[j]) - thr * spk[j]
+                mem[j] = v
+                spk[j] = one if v > thr else zero
+                if integrate:
+                    acc[j] = acc[j] + w * spk[j]
+        out[i] = acc if integrate else spk
+
+
+@njit(cache=True)
 def csc_dot(indptr, indices, data, W, out):
     """``out += A @ W`` for the CSC matrix ``A`` (n x k) and dense ``W`` (k x c)."""
     k, c = W.shape
