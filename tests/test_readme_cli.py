@@ -20,7 +20,7 @@ README = ROOT / "README.md"
 
 XOR = ["--steps", "4", "--n-train", "64", "--n-val", "32", "--n-test", "32"]
 EVENTS = ["--size", "8", "--steps", "4", "--n-train", "48", "--no-progress"]
-TINY_MODEL = ["--subnetworks", "2", "--width", "4"]
+TINY_MODEL = ["--subnetworks", "2", "--width", "4", "--set", "convex.atoms=2048"]  # auto: 32,768 on a few rows
 
 # leading words -> (long as written?, flags appended to shrink it)
 SHRINK: dict[str, tuple[bool, list[str]]] = {

@@ -71,6 +71,30 @@ def test_too_few_atoms_warns_and_returns_what_it_found():
     assert 0 < d.n_atoms < 100 and d.blocks == 3
 
 
+def test_a_soft_target_stops_at_a_block_that_yields_too_little():
+    """Four distinct input rows admit few distinct atoms: with ``min_yield`` the fill stops at the
+    first block adding fewer than that fraction of its 8 columns, silently; the blocks before it
+    are those drawn without ``min_yield`` (its atoms are a prefix of theirs)."""
+    import warnings
+
+    x = (torch.rand(2, 50, 1, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    model = ModelConfig(subnetworks=2, width=4)
+    with pytest.warns(UserWarning, match="raise max_blocks"):
+        hard, _ = fill_dictionary(gaussian_sampler(1, model), x, 100, max_blocks=12)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        soft, _ = fill_dictionary(gaussian_sampler(1, model), x, 100, max_blocks=12, min_yield=0.25)
+    assert not [w for w in caught if "max_blocks" in str(w.message)]
+    assert 1 <= soft.blocks < hard.blocks and 0 < soft.n_atoms < hard.n_atoms
+    assert np.array_equal(soft.atoms, hard.atoms[:, : soft.n_atoms])
+
+
+def test_min_yield_is_a_fraction():
+    x = torch.rand(3, 10, 1)
+    with pytest.raises(ValueError, match="min_yield"):
+        fill_dictionary(gaussian_sampler(1, ModelConfig(subnetworks=2, width=4)), x, 5, min_yield=1.5)
+
+
 def test_integrate_layout_of_build_dictionary_matches_a_naive_loop(naive_spikes, series):
     x = series(n=40, steps=9)
     net = gaussian_witnesses(2, ModelConfig(subnetworks=3, width=5), scale=2.0, seed=0)

@@ -20,7 +20,10 @@ def settings():
         model=ModelConfig(subnetworks=4, width=6, depth=1),
         sg=SGConfig(epochs=2, batch_size=64, progress=False),
         finetune=SGConfig(epochs=1, batch_size=64, progress=False),
-        convex=ConvexConfig(reg=1e-2, tol=1e-6),
+        # 8192 atoms pinned: the size at which the tiny tasks' exact-fit assertions below hold at this
+        # fixed reg (auto would give these few rows 32,768; on tiny addition at reg 1e-2 the larger
+        # dictionary fits train exactly but drops a test token: 0.979)
+        convex=ConvexConfig(reg=1e-2, tol=1e-6, atoms=8192),
     )
 
 
@@ -156,3 +159,39 @@ def test_gaussian_witnesses_with_one_block_remain_available():
 def test_convex_config_names_bad_witness_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ConvexConfig(**kwargs)
+
+
+@pytest.mark.parametrize("rows, outputs, expected", [(1, 1, 32768), (1024, 2, 32768), (1025, 2, 16384),
+                                                     (204, 10, 32768), (205, 10, 16384), (2048, 2, 16384),
+                                                     (2049, 2, 8192), (428, 11, 8192), (10**7, 3, 8192)])
+def test_auto_atoms_spend_a_budget_of_rows_outputs_and_atoms(rows, outputs, expected):
+    """2^26 / (1024 x 2) = 32768 exactly; one row more and the power of two below is 16384."""
+    assert ConvexConfig().resolved_atoms(rows, outputs) == expected
+    assert ConvexConfig(atoms=300).resolved_atoms(rows, outputs) == 300
+    assert ConvexConfig(atoms=None).resolved_atoms(rows, outputs) is None
+
+
+@pytest.mark.parametrize("task_name, per_step", [("mnist-seq", False), ("addition", True)])
+def test_auto_atoms_follow_the_training_rows_of_the_layout(task_name, per_step, monkeypatch):
+    """Rows: one per sequence for a final / counts readout, one per (step, sequence) for a per-step one."""
+    from spikeopt.train import convex_config
+
+    monkeypatch.setattr(convex_config, "ATOM_BUDGET", 2**17)
+    monkeypatch.setattr(convex_config, "AUTO_ATOMS", (16, 512))
+    task = make_task(task_name, **TINY[task_name])
+    splits = task.splits(0)
+    steps, rows = splits["train"].x.shape[:2]
+    rows *= steps if per_step else 1
+    expected = min(512, max(16, 1 << ((2**17 // (rows * task.out_features)).bit_length() - 1)))
+    assert 16 < expected < 512  # the budget, not a clip, sets it here
+    s = settings()
+    s.convex = ConvexConfig(reg=1e-2, progress=False)
+    out = run_method("cvx", task, splits, s, seed=0, device=torch.device("cpu"))
+    assert out.info["witnesses"]["atoms_target"] == expected and out.info["witnesses"]["atoms_setting"] == "auto"
+    assert out.info["dictionary"]["atoms"] == expected
+
+
+@pytest.mark.parametrize("atoms", ["many", "Auto", 0, -5, 2.5])
+def test_convex_atoms_must_be_auto_none_or_a_positive_integer(atoms):
+    with pytest.raises((ValueError, TypeError), match="atoms"):
+        ConvexConfig(atoms=atoms)

@@ -25,7 +25,7 @@ from spikeopt.convex.dictionary import (
     roll,
 )
 from spikeopt.snn.network import ParallelLIFSNN
-from spikeopt.validation import check_int
+from spikeopt.validation import check_int, check_number
 
 # entries of one candidates x kept distance block (16 MiB of float32): the whole matrix was several
 # temporaries of candidates x dictionary size, most of a 32,768-atom build's near-duplicate time
@@ -121,6 +121,7 @@ def fill_dictionary(
     device: torch.device | str | None = None,
     progress: bool = False,
     seed: int = 0,
+    min_yield: float = 0.0,
 ) -> tuple[SpikeDictionary, ParallelLIFSNN]:
     """Draw witness blocks ``sample(0), sample(1), ...`` until the dictionary has ``atoms`` informative atoms.
 
@@ -136,6 +137,10 @@ def fill_dictionary(
     Returns the dictionary and one witness network: the blocks' subnetworks that generate a kept
     atom, concatenated (subnetworks are independent, so this changes no spike); ``source`` indexes it.
     At most ``max_blocks`` blocks are drawn; if they do not give ``atoms`` atoms a warning says so.
+    ``min_yield`` > 0 makes ``atoms`` a soft target: drawing also stops, without a warning, after a
+    block whose new atoms are fewer than ``min_yield`` of its columns (the data admit few more
+    distinct informative atoms: inputs with few distinct sequences saturate long before the target,
+    and the remaining blocks would be rolled and calibrated for almost nothing).
     The memory is estimated before building: a dictionary that would not fit is capped to the atoms
     that do, with a warning (``requested_atoms`` keeps the request); ``MemoryError`` only when not even
     one atom fits.
@@ -144,6 +149,7 @@ def fill_dictionary(
 
     _check_layout(layout, chunk_size, leak)
     check_int(atoms, "atoms (the target dictionary size)", 1)
+    check_number(min_yield, "min_yield (a fraction of a block's columns)", 0.0, 1.0)
     if not 0.0 <= near < 1.0:
         raise ValueError(f"near must be in [0, 1) (a mean squared difference), got {near!r}")
     if isinstance(max_blocks, bool) or not isinstance(max_blocks, int) or max_blocks < 1:
@@ -167,6 +173,7 @@ def fill_dictionary(
     counts = dict(raw=0, zero=0, saturated=0, constant=0, duplicate=0, near=0, surplus=0)
     bar = _Progress(progress, "spike dictionary")
     n_kept = 0
+    saturated = False
     for b in range(max_blocks):
         net = first if b == 0 else sample(b)
         if net.subnetworks * net.width != cols or net.depth != first.depth:
@@ -209,8 +216,11 @@ def fill_dictionary(
         bar.update(f"block {b + 1}, {n_kept}/{atoms} atoms")
         if n_kept == atoms:
             break
+        if len(fresh_arr) < min_yield * cols:
+            saturated = True
+            break
     bar.close()
-    if n_kept < atoms:
+    if n_kept < atoms and not saturated:
         warnings.warn(
             f"only {n_kept} of {atoms} informative atoms after {max_blocks} witness blocks "
             f"({counts['zero'] + counts['constant']} constant, {counts['duplicate']} duplicate, "

@@ -27,7 +27,7 @@ from spikeopt.snn.config import ModelConfig
 from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.tasks.base import SequenceData, Task
 from spikeopt.train.base import MethodOutput, MethodSpec
-from spikeopt.train.convex_config import ConvexConfig
+from spikeopt.train.convex_config import AUTO_MIN_YIELD, ConvexConfig
 from spikeopt.train.convex_stage import run_convex_stage
 from spikeopt.train.stages import StageConfig, stage_splits
 from spikeopt.train.surrogate import SGConfig, fit_sg, train_stage
@@ -82,13 +82,16 @@ def block_seed(seed: int, block: int) -> int:
 def fit_cvx(task: Task, splits: dict[str, SequenceData], seed: int, device: torch.device, *, model: ModelConfig,
             convex: ConvexConfig) -> MethodOutput:
     """Method ``cvx``: witnesses (blocks until ``convex.atoms``), certified convex readout, rebuilt network."""
-    c, train = convex, splits["train"]
+    train = splits["train"]
+    readout = model.resolve_readout(task.readout)
+    layout = LAYOUT_OF_READOUT[readout]
+    steps, samples = train.x.shape[:2]
+    c = replace(convex, atoms=convex.resolved_atoms(samples * (steps if layout == "trajectory" else 1),
+                                                    task.out_features))
     if c.atoms is not None:  # blocks of ~min(atoms, 1024) neurons: the model's subnetworks only set the block
         per_block = max(model.subnetworks, -(-min(c.atoms, BLOCK_NEURONS) // model.width))
         model = replace(model, subnetworks=per_block)
         max_blocks = c.max_blocks or 4 * -(-c.atoms // (per_block * model.width)) + 1
-    readout = model.resolve_readout(task.readout)
-    layout = LAYOUT_OF_READOUT[readout]
     leak = model.readout_leak if readout == "integrate" else 1.0
     records: list[dict[str, Any]] = []
     sample = witness_sampler(task, c, train, model, layout, leak, records)
@@ -100,6 +103,7 @@ def fit_cvx(task: Task, splits: dict[str, SequenceData], seed: int, device: torc
         dictionary, witnesses = fill_dictionary(
             lambda block: sample(block_seed(seed, block)), train.x, c.atoms, layout, leak, c.near_duplicate,
             c.chunk_size, max_blocks, device=device, progress=c.progress, seed=seed,
+            min_yield=AUTO_MIN_YIELD if convex.atoms == "auto" else 0.0,
         )
         dictionary.warn_if_weak()
     witness_s = time.perf_counter() - t0
@@ -110,7 +114,7 @@ def fit_cvx(task: Task, splits: dict[str, SequenceData], seed: int, device: torc
     summary = out.info["dictionary"]
     out.info["witnesses"] = {
         "kind": c.witnesses, "block_neurons": model.subnetworks * model.width, "readout": readout, "layout": layout,
-        "readout_leak": leak, "atoms_target": c.atoms, "rate_band": list(c.rate_band),
+        "readout_leak": leak, "atoms_target": c.atoms, "atoms_setting": convex.atoms, "rate_band": list(c.rate_band),
         "near_duplicate": c.near_duplicate, "delays": list(model.delays), "blocks": records,
         "diagnostics": {k: summary[k] for k in summary if k.endswith("_fraction")},
     }
