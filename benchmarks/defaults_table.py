@@ -4,7 +4,9 @@
         benchmarks/results/defaults_v2/*.json
 
 Files are read in the order given; a later file's rows replace an earlier file's rows of the same
-(suite, method) -- so rerunning one method on new code updates only its column. Rows written with
+(suite, method) -- so rerunning one method on new code updates only its column; with ``--by-seed``
+rows of the same (suite, method, seed), so one configuration run in several files (seeds split
+over runs) reads as one cell. Rows written with
 ``--match-neurons`` form their own column ("SG, neurons of CVX"). Test accuracy, mean ± std over
 seeds; the best SNN of each row in bold; a seed count is shown where it is not 3.
 """
@@ -24,7 +26,7 @@ COLUMNS = [("logreg", None, "logreg (raw input)"), ("logreg-refit", None, "logre
 SNN = {("sg", None), ("cvx", None), ("sg-cvx", None)}
 
 
-def collect(paths: list[str]) -> dict[tuple[str, str, str | None], dict[int, float]]:
+def collect(paths: list[str], by_seed: bool = False) -> dict[tuple[str, str, str | None], dict[int, float]]:
     table: dict[tuple[str, str, str | None], dict[int, float]] = {}
     for path in paths:
         fresh: dict[tuple[str, str, str | None], dict[int, float]] = {}
@@ -33,7 +35,11 @@ def collect(paths: list[str]) -> dict[tuple[str, str, str | None], dict[int, flo
                 continue
             key = (r["suite"], r["method"], r.get("matched_to"))
             fresh.setdefault(key, {})[r["seed"]] = r["metrics"]["test"]["accuracy"]
-        table.update(fresh)
+        for key, seeds in fresh.items():
+            if by_seed:
+                table.setdefault(key, {}).update(seeds)
+            else:
+                table[key] = seeds
     return table
 
 
@@ -47,8 +53,9 @@ def cell(values: list[float], seeds: int = 3) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+")
+    p.add_argument("--by-seed", action="store_true", help="later files replace earlier rows seed by seed, not whole cells")
     args = p.parse_args(argv)
-    table = collect(args.files)
+    table = collect(args.files, args.by_seed)
     used = [c for c in COLUMNS if any(k[1:] == c[:2] for k in table)]
     lines = ["| data set | " + " | ".join(c[2] for c in used) + " |", "|---|" + "---|" * len(used)]
     for suite in ORDER:
