@@ -78,9 +78,10 @@ def _statistic(drive: Tensor, bias: Tensor, beta: Tensor, threshold: float, stat
     """Per-neuron firing statistic ``[S]`` of drive ``[T, n, S]`` plus ``bias``.
 
     Bisection calls this a dozen times per layer and round; it was most of a large dictionary's
-    build, so it runs as one compiled loop where numba is present (10x faster: one pass over the
-    drive, the membrane of a sample's ``S`` neurons held in cache over its steps), with the very
-    same float32 operations as :func:`lif_step`, so the same spikes and statistic.
+    build, so it runs as one compiled loop where numba is present (8-15x faster by
+    ``benchmarks/calibration.py``: one pass over the drive, the membrane of a sample's ``S`` neurons
+    held in cache over its steps), with the very same float32 operations as :func:`lif_step`, so
+    the same spikes and statistic.
     """
     if not kernels.HAVE_NUMBA:
         return _statistic_torch(drive, bias, beta, threshold, statistic, weights)

@@ -38,11 +38,11 @@ class ConvexConfig:
     costs ``rows x P x outputs`` and the run's time grew 10-20x for 4x the atoms, so where the data
     and the readout are large the same budget buys fewer atoms. The constant was set from those
     measurements: the largest budget that keeps the slowest set measured (PLAID, 428 rows x 11
-    classes, 22 min a run at 32,768 atoms) at 8,192. The auto size is a soft target: drawing stops
+    classes, 17-22 min a run at 32,768 atoms) at 8,192. The auto size is a soft target: drawing stops
     early at a witness block that adds fewer than ``AUTO_MIN_YIELD`` of its columns as new atoms
     (inputs with few distinct sequences saturate). Memory is ``rows x P`` bytes for binary layouts
-    and ``4 rows x P`` for the integrate readout's float32 rates, estimated
-    before building; lower ``atoms`` if the estimate is refused.
+    and ``4 rows x P`` for the integrate readout's float32 rates, estimated before building; lower
+    ``atoms`` if the estimate is refused.
     ``merge``: the rebuilt network keeps each witness subnetwork an active atom comes from once
     (``False``: once per atom, the paper's literal construction). ``pack``: with one hidden layer,
     keep only the active atoms' neurons, packed ``width`` to a subnetwork (same spikes and outputs,
