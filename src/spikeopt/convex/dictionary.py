@@ -128,6 +128,12 @@ def available_memory() -> int:
     return available_bytes(unknown=8 * 2**30)
 
 
+def row_count(layout: str, steps: int, samples: int) -> int:
+    """Rows of a ``layout`` dictionary over ``samples`` sequences of ``steps``: one per (step, sequence)
+    for ``trajectory``, one per sequence otherwise."""
+    return samples * (steps if layout == "trajectory" else 1)
+
+
 def _itemsize(layout: str, net: ParallelLIFSNN) -> int:
     return net.weights[0].element_size() if layout == "integrate" else 1
 
@@ -135,7 +141,7 @@ def _itemsize(layout: str, net: ParallelLIFSNN) -> int:
 def estimate_memory(net: ParallelLIFSNN, steps: int, samples: int, layout: str, chunk: int) -> int:
     """Bytes needed: the raw dictionary, its packed / keyed copy, and one chunk's float rollout."""
     cols = net.subnetworks * net.width
-    rows = samples * (steps if layout == "trajectory" else 1)
+    rows = row_count(layout, steps, samples)
     raw = rows * cols * _itemsize(layout, net)
     packed = (rows + 7) // 8 * cols * 2 if layout != "integrate" else raw
     rollout = 4 * steps * chunk * cols * 4  # currents, membranes, spikes, stacked output
@@ -188,7 +194,7 @@ def roll(
         raw = np.empty((samples, cols), dtype=torch.empty(0, dtype=dtype).numpy().dtype)
         weights = leak_weights(steps, leak, dtype).to(device)
     else:
-        raw = np.empty((steps * samples if layout == "trajectory" else samples, cols), dtype=np.uint8)
+        raw = np.empty((row_count(layout, steps, samples), cols), dtype=np.uint8)
     # roll in cache-sized blocks of samples (the LIF loop is memory-bound: per-step tensors that stay
     # in cache run ~10x faster); the subnetwork-major rollout holds one block of steps at a time
     block = chunk if device.type != "cpu" else max(1, min(chunk, _CACHE_NEURONS // cols))

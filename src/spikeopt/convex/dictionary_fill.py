@@ -23,6 +23,7 @@ from spikeopt.convex.dictionary import (
     _saturated,
     available_memory,
     roll,
+    row_count,
 )
 from spikeopt.snn.network import ParallelLIFSNN
 from spikeopt.validation import check_int, check_number
@@ -157,7 +158,7 @@ def fill_dictionary(
     first = sample(0)
     first.check_input(x)
     steps, samples, _ = x.shape
-    rows = samples * (steps if layout == "trajectory" else 1)
+    rows = row_count(layout, steps, samples)
     cols = first.subnetworks * first.width
     itemsize = _itemsize(layout, first)
     requested = atoms

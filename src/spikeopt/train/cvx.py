@@ -20,7 +20,7 @@ from typing import Any, Callable
 import torch
 
 from spikeopt.convex.calibrate import calibrated_witnesses
-from spikeopt.convex.dictionary import LAYOUT_OF_READOUT, SpikeDictionary
+from spikeopt.convex.dictionary import LAYOUT_OF_READOUT, SpikeDictionary, row_count
 from spikeopt.convex.dictionary_fill import fill_dictionary
 from spikeopt.convex.witnesses import gaussian_witnesses, trained_witnesses
 from spikeopt.snn.config import ModelConfig
@@ -86,8 +86,7 @@ def fit_cvx(task: Task, splits: dict[str, SequenceData], seed: int, device: torc
     readout = model.resolve_readout(task.readout)
     layout = LAYOUT_OF_READOUT[readout]
     steps, samples = train.x.shape[:2]
-    c = replace(convex, atoms=convex.resolved_atoms(samples * (steps if layout == "trajectory" else 1),
-                                                    task.out_features))
+    c = replace(convex, atoms=convex.resolved_atoms(row_count(layout, steps, samples), task.out_features))
     if c.atoms is not None:  # blocks of ~min(atoms, 1024) neurons: the model's subnetworks only set the block
         per_block = max(model.subnetworks, -(-min(c.atoms, BLOCK_NEURONS) // model.width))
         model = replace(model, subnetworks=per_block)
